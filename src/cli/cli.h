@@ -1,0 +1,57 @@
+/*
+ * cli.h: what the subcommands of the tryst command share.
+ */
+#ifndef TRYST_CLI_H
+#define TRYST_CLI_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "tryst.h"
+
+/* Exit statuses: 0 success, 1 failure at run time, 2 usage error. */
+#define EXIT_USAGE 2
+
+/* One subcommand: its name, one line of summary, and its entry point
+ * (argv[0] is the subcommand name). */
+struct cli_command {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+};
+
+extern int cli_verbose; /* -v count: 0 warnings, 1 info, 2 debug, 3 trace */
+
+/* Long options every subcommand accepts; getopt short letters "hVv". */
+#define CLI_COMMON_LONGOPTS                                                                        \
+	{"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},                     \
+	{                                                                                          \
+		"verbose", no_argument, NULL, 'v'                                                  \
+	}
+
+/* Handles -h/-V/-v and unknown options for a subcommand's getopt loop.
+ * Returns -1 to continue parsing, or an exit status to return at once. */
+int cli_common_option(int opt, const char *usage);
+
+/* Print "tryst: " + message to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Report a failed identity file operation with the file's name, the
+ * problem and, when there is one, the fix. */
+void cli_file_error(const char *path, int err);
+
+/* Resolve the identity path: `given` if not NULL, else the default.
+ * Returns 0 or prints an error and returns -1. */
+int cli_identity_path(const char *given, char *out, size_t outlen);
+
+/* Load an identity, printing a full error on failure (NULL then). */
+tryst_identity *cli_load_identity(const char *given_path);
+
+/* Print a JSON string literal (with quotes) for s to f. */
+void cli_json_string(FILE *f, const char *s);
+
+int cmd_keygen(int argc, char **argv);
+int cmd_id(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+#endif

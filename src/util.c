@@ -1,0 +1,151 @@
+/*
+ * util.c: error strings, version, initialisation, logging, allocation and
+ * small codecs used across the library.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+
+TRYST_EXPORT const char *tryst_strerror(int err)
+{
+	switch (err) {
+	case TRYST_OK: return "success";
+	case TRYST_ERR_INVALID: return "invalid argument";
+	case TRYST_ERR_NOMEM: return "out of memory";
+	case TRYST_ERR_BUFFER: return "output buffer too small";
+	case TRYST_ERR_CRYPTO: return "cryptography library failed to initialise";
+	case TRYST_ERR_SYSTEM: return "system call failed";
+	case TRYST_ERR_KEY_LENGTH: return "public key must be exactly 56 characters";
+	case TRYST_ERR_KEY_CHAR: return "public key contains a character outside its alphabet";
+	case TRYST_ERR_KEY_CHECKSUM: return "public key checksum mismatch (typo?)";
+	case TRYST_ERR_KEY_INVALID: return "not a valid Ed25519 public key";
+	case TRYST_ERR_FILE_OPEN: return "cannot access file";
+	case TRYST_ERR_FILE_EXISTS: return "file already exists";
+	case TRYST_ERR_FILE_PERMS: return "secret key file is accessible by group or others";
+	case TRYST_ERR_FILE_FORMAT: return "not a tryst identity file, or corrupt";
+	case TRYST_ERR_FILE_SIZE: return "identity file has the wrong size (truncated?)";
+	case TRYST_ERR_FILE_MISMATCH: return "identity file is corrupt: public key does not match secret key";
+	case TRYST_ERR_RECORD_TRUNCATED: return "record is truncated";
+	case TRYST_ERR_RECORD_VERSION: return "record has an unknown version";
+	case TRYST_ERR_RECORD_OVERSIZE: return "record is too long";
+	case TRYST_ERR_RECORD_TOO_MANY: return "record lists too many candidates or servers";
+	case TRYST_ERR_RECORD_MALFORMED: return "record has an invalid field";
+	case TRYST_ERR_RECORD_SIGNATURE: return "record signature does not verify";
+	case TRYST_ERR_RECORD_WRONG_KEY: return "record belongs to another key";
+	case TRYST_ERR_RECORD_EXPIRED: return "record has expired";
+	case TRYST_ERR_RECORD_STALE: return "record is older than one already seen (replay)";
+	case TRYST_ERR_RECORD_FUTURE: return "record is dated too far in the future";
+	case TRYST_ERR_SEAL_TRUNCATED: return "sealed record is truncated";
+	case TRYST_ERR_SEAL_VERSION: return "sealed record has an unknown version";
+	case TRYST_ERR_SEAL_OPEN: return "sealed record does not open with this key (tampered or not ours)";
+	case TRYST_ERR_SEAL_PADDING: return "sealed record has invalid padding";
+	}
+	return "unknown error";
+}
+
+TRYST_EXPORT const char *tryst_version(void)
+{
+	return PACKAGE_VERSION;
+}
+
+TRYST_EXPORT int tryst_init(void)
+{
+	/* sodium_init() is idempotent and thread-safe; 1 means "already". */
+	return sodium_init() < 0 ? TRYST_ERR_CRYPTO : 0;
+}
+
+TRYST_EXPORT uint64_t tryst_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- logging ---- */
+
+static tryst_log_fn log_fn;
+static void *log_user;
+static int log_max = -1;
+
+TRYST_EXPORT void tryst_log_set(tryst_log_fn fn, int max_level, void *user_data)
+{
+	log_fn = fn;
+	log_user = user_data;
+	log_max = fn ? max_level : -1;
+}
+
+int trst_log_enabled(int level)
+{
+	return level <= log_max;
+}
+
+void trst_log(int level, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	if (!trst_log_enabled(level) || !log_fn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	log_fn(level, buf, log_user);
+}
+
+/* ---- allocation ---- */
+
+void *trst_calloc(size_t count, size_t size)
+{
+	/* calloc checks count * size for overflow itself (C11 7.22.3.2). */
+	if (count == 0 || size == 0)
+		count = size = 1;
+	return calloc(count, size);
+}
+
+void trst_free(void *p)
+{
+	free(p);
+}
+
+/* ---- hex ---- */
+
+void trst_hex_encode(const uint8_t *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+long trst_hex_decode(const char *in, size_t len, uint8_t *out, size_t outcap)
+{
+	if (len % 2 || len / 2 > outcap)
+		return -1;
+	for (size_t i = 0; i < len / 2; i++) {
+		int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return (long)(len / 2);
+}
