@@ -45,28 +45,28 @@ extern "C" {
  * ones are only ever appended. */
 enum tryst_error {
 	TRYST_OK = 0,
-	TRYST_ERR_INVALID = -1,      /* an argument is out of range or NULL */
-	TRYST_ERR_NOMEM = -2,        /* out of memory */
-	TRYST_ERR_BUFFER = -3,       /* the output buffer is too small */
-	TRYST_ERR_CRYPTO = -4,       /* libsodium could not be initialised */
-	TRYST_ERR_SYSTEM = -5,       /* a system call failed; see errno */
+	TRYST_ERR_INVALID = -1, /* an argument is out of range or NULL */
+	TRYST_ERR_NOMEM = -2,   /* out of memory */
+	TRYST_ERR_BUFFER = -3,  /* the output buffer is too small */
+	TRYST_ERR_CRYPTO = -4,  /* libsodium could not be initialised */
+	TRYST_ERR_SYSTEM = -5,  /* a system call failed; see errno */
 	/* public key text form (tryst_key_from_text) */
 	TRYST_ERR_KEY_LENGTH = -10,   /* text is not exactly 56 characters */
 	TRYST_ERR_KEY_CHAR = -11,     /* a character outside the alphabet */
 	TRYST_ERR_KEY_CHECKSUM = -12, /* checksum mismatch: a typo */
 	TRYST_ERR_KEY_INVALID = -13,  /* not a valid Ed25519 public key */
 	/* identity files */
-	TRYST_ERR_FILE_OPEN = -20,    /* cannot open/read/write the file (errno) */
-	TRYST_ERR_FILE_EXISTS = -21,  /* file exists and overwriting was not asked */
-	TRYST_ERR_FILE_PERMS = -22,   /* secret key file readable by group/others */
-	TRYST_ERR_FILE_FORMAT = -23,  /* not an identity file, or corrupt */
-	TRYST_ERR_FILE_SIZE = -24,    /* wrong size: truncated or too long */
-	TRYST_ERR_FILE_MISMATCH = -25,/* stored public key does not match secret */
+	TRYST_ERR_FILE_OPEN = -20,     /* cannot open/read/write the file (errno) */
+	TRYST_ERR_FILE_EXISTS = -21,   /* file exists and overwriting was not asked */
+	TRYST_ERR_FILE_PERMS = -22,    /* secret key file readable by group/others */
+	TRYST_ERR_FILE_FORMAT = -23,   /* not an identity file, or corrupt */
+	TRYST_ERR_FILE_SIZE = -24,     /* wrong size: truncated or too long */
+	TRYST_ERR_FILE_MISMATCH = -25, /* stored public key does not match secret */
 	/* records */
 	TRYST_ERR_RECORD_TRUNCATED = -30, /* ends before its last field */
 	TRYST_ERR_RECORD_VERSION = -31,   /* unknown version byte */
 	TRYST_ERR_RECORD_OVERSIZE = -32,  /* longer than TRYST_RECORD_MAX_SIZE
-					     or bytes after the signature */
+	                                     or bytes after the signature */
 	TRYST_ERR_RECORD_TOO_MANY = -33,  /* too many candidates or servers */
 	TRYST_ERR_RECORD_MALFORMED = -34, /* a field holds an invalid value */
 	TRYST_ERR_RECORD_SIGNATURE = -35, /* signature does not verify */
@@ -75,11 +75,11 @@ enum tryst_error {
 	TRYST_ERR_RECORD_STALE = -38,     /* sequence lower than one already seen */
 	TRYST_ERR_RECORD_FUTURE = -39,    /* sequence too far in the future */
 	/* sealed records */
-	TRYST_ERR_SEAL_TRUNCATED = -40,   /* shorter than the smallest sealed blob */
-	TRYST_ERR_SEAL_VERSION = -41,     /* unknown version byte */
-	TRYST_ERR_SEAL_OPEN = -42,        /* authentication failed: not for this
-					     key and pointer, or tampered */
-	TRYST_ERR_SEAL_PADDING = -43,     /* inner length or padding invalid */
+	TRYST_ERR_SEAL_TRUNCATED = -40, /* shorter than the smallest sealed blob */
+	TRYST_ERR_SEAL_VERSION = -41,   /* unknown version byte */
+	TRYST_ERR_SEAL_OPEN = -42,      /* authentication failed: not for this
+	                                   key and pointer, or tampered */
+	TRYST_ERR_SEAL_PADDING = -43,   /* inner length or padding invalid */
 };
 
 /* An English description of an error code ("unknown error" for others).
@@ -120,14 +120,14 @@ TRYST_EXPORT void tryst_log_set(tryst_log_fn fn, int max_level, void *user_data)
 /* Public keys and their text form                                     */
 /* ------------------------------------------------------------------ */
 
-#define TRYST_KEY_SIZE 32      /* Ed25519 public key */
-#define TRYST_KEY_TEXT_LEN 56  /* characters, without the terminating NUL */
+#define TRYST_KEY_SIZE     32 /* Ed25519 public key */
+#define TRYST_KEY_TEXT_LEN 56 /* characters, without the terminating NUL */
 
 /* Write the 56-character text form of a public key (z-base-32 of the key
  * followed by a 3-byte checksum; see doc/PROTOCOL.md) plus a NUL into
  * `out`, which must hold TRYST_KEY_TEXT_LEN + 1 bytes. */
 TRYST_EXPORT void tryst_key_to_text(const uint8_t key[TRYST_KEY_SIZE],
-				    char out[TRYST_KEY_TEXT_LEN + 1]);
+                                    char out[TRYST_KEY_TEXT_LEN + 1]);
 
 /* Parse a key's text form (case-insensitive; nothing else is tolerated:
  * no whitespace, no other length).  Errors: TRYST_ERR_KEY_LENGTH,
@@ -136,7 +136,7 @@ TRYST_EXPORT void tryst_key_to_text(const uint8_t key[TRYST_KEY_SIZE],
  * TRYST_ERR_KEY_INVALID (checksum fine but not a usable Ed25519 point).
  * `key` is written only on success. */
 TRYST_EXPORT int tryst_key_from_text(const char *text, uint8_t key[TRYST_KEY_SIZE],
-				     size_t *bad_pos);
+                                     size_t *bad_pos);
 
 /* ------------------------------------------------------------------ */
 /* Identities                                                          */
@@ -158,12 +158,11 @@ TRYST_EXPORT int tryst_identity_from_seed(const uint8_t seed[32], tryst_identity
 TRYST_EXPORT void tryst_identity_free(tryst_identity *id);
 
 /* Copy the public key out. */
-TRYST_EXPORT void tryst_identity_public_key(const tryst_identity *id,
-					    uint8_t key[TRYST_KEY_SIZE]);
+TRYST_EXPORT void tryst_identity_public_key(const tryst_identity *id, uint8_t key[TRYST_KEY_SIZE]);
 
 /* Sign `len` bytes at `msg` (detached Ed25519 signature, 64 bytes). */
-TRYST_EXPORT void tryst_identity_sign(const tryst_identity *id, const uint8_t *msg,
-				      size_t len, uint8_t sig[64]);
+TRYST_EXPORT void tryst_identity_sign(const tryst_identity *id, const uint8_t *msg, size_t len,
+                                      uint8_t sig[64]);
 
 /* The default identity path: $XDG_CONFIG_HOME/tryst/identity, or
  * $HOME/.config/tryst/identity.  Writes a NUL-terminated path into `out`.
@@ -172,15 +171,14 @@ TRYST_EXPORT int tryst_identity_default_path(char *out, size_t outlen);
 
 /* Flags for tryst_identity_save(). */
 #define TRYST_SAVE_OVERWRITE 0x1 /* replace an existing file */
-#define TRYST_SAVE_MKDIRS 0x2    /* create missing parent directories (0700) */
+#define TRYST_SAVE_MKDIRS    0x2 /* create missing parent directories (0700) */
 
 /* Write the identity to `path` with mode 0600.  The file is written to a
  * temporary name in the same directory and renamed into place, so a failure
  * never leaves a half-written key and never destroys the old one.
  * Errors: TRYST_ERR_FILE_EXISTS (exists, no TRYST_SAVE_OVERWRITE),
  * TRYST_ERR_FILE_OPEN (errno says why). */
-TRYST_EXPORT int tryst_identity_save(const tryst_identity *id, const char *path,
-				     unsigned flags);
+TRYST_EXPORT int tryst_identity_save(const tryst_identity *id, const char *path, unsigned flags);
 
 /* Read an identity file.  Refuses a file that group or others may read
  * (TRYST_ERR_FILE_PERMS: fix with `chmod 600 FILE`).  Other errors:
@@ -192,10 +190,10 @@ TRYST_EXPORT int tryst_identity_load(const char *path, tryst_identity **out);
 /* Records: how to reach a key right now (doc/PROTOCOL.md, "Records")  */
 /* ------------------------------------------------------------------ */
 
-#define TRYST_RECORD_VERSION 1
+#define TRYST_RECORD_VERSION        1
 #define TRYST_RECORD_MAX_CANDIDATES 8
-#define TRYST_RECORD_MAX_SERVERS 4
-#define TRYST_RECORD_MAX_APP 128
+#define TRYST_RECORD_MAX_SERVERS    4
+#define TRYST_RECORD_MAX_APP        128
 /* The largest encoded record: every list full, every address IPv6. */
 #define TRYST_RECORD_MAX_SIZE 605
 /* Longest lifetime a record may claim (seconds). */
@@ -205,9 +203,9 @@ TRYST_EXPORT int tryst_identity_load(const char *path, tryst_identity **out);
 
 /* Candidate kinds (ICE terminology, RFC 8445 section 5.1.1). */
 enum tryst_candidate_kind {
-	TRYST_CAND_HOST = 1,    /* a local interface address */
-	TRYST_CAND_SRFLX = 2,   /* server-reflexive: the NAT's public mapping */
-	TRYST_CAND_RELAY = 3,   /* an address on a relay/gate */
+	TRYST_CAND_HOST = 1,  /* a local interface address */
+	TRYST_CAND_SRFLX = 2, /* server-reflexive: the NAT's public mapping */
+	TRYST_CAND_RELAY = 3, /* an address on a relay/gate */
 };
 
 /* NAT behaviour (RFC 4787 terms), packed in one byte: bits 0-1 mapping,
@@ -236,9 +234,9 @@ typedef struct tryst_record_server {
 /* A decoded record.  Plain data: copy it, keep it on the stack. */
 typedef struct tryst_record {
 	uint8_t key[TRYST_KEY_SIZE]; /* whose record; filled by the encoder */
-	uint64_t seq;     /* sequence: microseconds since the Unix epoch */
-	uint32_t ttl;     /* seconds after seq/1e6 the record expires (>= 1) */
-	uint8_t nat;      /* enum tryst_nat_behaviour bits */
+	uint64_t seq;                /* sequence: microseconds since the Unix epoch */
+	uint32_t ttl;                /* seconds after seq/1e6 the record expires (>= 1) */
+	uint8_t nat;                 /* enum tryst_nat_behaviour bits */
 	uint8_t n_candidates;
 	tryst_candidate candidates[TRYST_RECORD_MAX_CANDIDATES];
 	uint8_t n_servers;
@@ -253,7 +251,7 @@ typedef struct tryst_record {
  * TRYST_ERR_RECORD_TOO_MANY, TRYST_ERR_RECORD_MALFORMED (bad kind,
  * family, port 0, ttl 0 or > TRYST_RECORD_MAX_TTL, reserved NAT bits). */
 TRYST_EXPORT int tryst_record_encode(const tryst_record *rec, const tryst_identity *id,
-				     uint8_t *out, size_t outcap, size_t *outlen);
+                                     uint8_t *out, size_t outcap, size_t *outlen);
 
 /* Decode and verify a record.
  *  expect_key: if not NULL, the record must be this key's
@@ -266,9 +264,8 @@ TRYST_EXPORT int tryst_record_encode(const tryst_record *rec, const tryst_identi
  *              TRYST_RECORD_MAX_SKEW_US ahead.
  * Every structural error has its own code (see enum tryst_error).  `out` is
  * written only on success. */
-TRYST_EXPORT int tryst_record_decode(const uint8_t *buf, size_t len,
-				     const uint8_t *expect_key, uint64_t min_seq,
-				     uint64_t now_us, tryst_record *out);
+TRYST_EXPORT int tryst_record_decode(const uint8_t *buf, size_t len, const uint8_t *expect_key,
+                                     uint64_t min_seq, uint64_t now_us, tryst_record *out);
 
 /* The current time in microseconds since the Unix epoch (CLOCK_REALTIME):
  * the clock records are stamped and checked with. */
@@ -278,8 +275,8 @@ TRYST_EXPORT uint64_t tryst_now_us(void);
 /* Pointers and sealing (doc/PROTOCOL.md, "Pointers", "Sealing")       */
 /* ------------------------------------------------------------------ */
 
-#define TRYST_POINTER_SIZE 20           /* an OpenDHT InfoHash */
-#define TRYST_EPOCH_SECONDS 3600u       /* pointers rotate every hour */
+#define TRYST_POINTER_SIZE  20    /* an OpenDHT InfoHash */
+#define TRYST_EPOCH_SECONDS 3600u /* pointers rotate every hour */
 /* Publish under the next epoch's pointer too this long before it starts. */
 #define TRYST_EPOCH_OVERLAP_SECONDS 600u
 
@@ -293,7 +290,7 @@ TRYST_EXPORT uint64_t tryst_epoch_of(uint64_t unix_seconds);
 
 /* Derive the pointer (DHT key) for `key` in `epoch`. */
 TRYST_EXPORT void tryst_pointer(int kind, const uint8_t key[TRYST_KEY_SIZE], uint64_t epoch,
-				uint8_t out[TRYST_POINTER_SIZE]);
+                                uint8_t out[TRYST_POINTER_SIZE]);
 
 /* The epochs to publish under at `unix_seconds`: always the current one,
  * and the next one during the last TRYST_EPOCH_OVERLAP_SECONDS of an epoch.
@@ -306,7 +303,7 @@ TRYST_EXPORT int tryst_lookup_epochs(uint64_t unix_seconds, uint64_t epochs[2]);
 
 /* Size of a sealed record: version, nonce, padded body, tag. */
 #define TRYST_SEAL_OVERHEAD (1 + 24 + 16)
-#define TRYST_SEAL_PAD 256
+#define TRYST_SEAL_PAD      256
 #define TRYST_SEAL_MAX_SIZE (TRYST_SEAL_OVERHEAD + 768)
 
 /* Seal an encoded record for storage under `epoch`'s record pointer of
@@ -318,16 +315,16 @@ TRYST_EXPORT int tryst_lookup_epochs(uint64_t unix_seconds, uint64_t epochs[2]);
  * Errors: TRYST_ERR_INVALID (len 0 or > TRYST_RECORD_MAX_SIZE),
  * TRYST_ERR_BUFFER. */
 TRYST_EXPORT int tryst_seal(const uint8_t key[TRYST_KEY_SIZE], uint64_t epoch,
-			    const uint8_t *record, size_t len, const uint8_t *nonce,
-			    uint8_t *out, size_t outcap, size_t *outlen);
+                            const uint8_t *record, size_t len, const uint8_t *nonce, uint8_t *out,
+                            size_t outcap, size_t *outlen);
 
 /* Open a sealed record stored under `epoch`'s record pointer of `key`.
  * Writes the encoded record (still to be checked with tryst_record_decode)
  * to `out`.  Errors: TRYST_ERR_SEAL_TRUNCATED, TRYST_ERR_SEAL_VERSION,
  * TRYST_ERR_SEAL_OPEN, TRYST_ERR_SEAL_PADDING, TRYST_ERR_BUFFER. */
 TRYST_EXPORT int tryst_unseal(const uint8_t key[TRYST_KEY_SIZE], uint64_t epoch,
-			      const uint8_t *sealed, size_t len, uint8_t *out, size_t outcap,
-			      size_t *outlen);
+                              const uint8_t *sealed, size_t len, uint8_t *out, size_t outcap,
+                              size_t *outlen);
 
 #ifdef __cplusplus
 }

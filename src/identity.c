@@ -77,7 +77,7 @@ TRYST_EXPORT void tryst_identity_public_key(const tryst_identity *id, uint8_t ke
 }
 
 TRYST_EXPORT void tryst_identity_sign(const tryst_identity *id, const uint8_t *msg, size_t len,
-				      uint8_t sig[64])
+                                      uint8_t sig[64])
 {
 	crypto_sign_detached(sig, NULL, msg, len, id->sk);
 }

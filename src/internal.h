@@ -20,10 +20,10 @@ void trst_free(void *p);
  * Format is checked like printf. */
 void trst_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int trst_log_enabled(int level);
-#define TRST_LOG(level, ...)                                                                         \
+#define TRST_LOG(level, ...)                                                                       \
 	do {                                                                                       \
-		if (trst_log_enabled(level))                                                         \
-			trst_log(level, __VA_ARGS__);                                                \
+		if (trst_log_enabled(level))                                                       \
+			trst_log(level, __VA_ARGS__);                                              \
 	} while (0)
 
 /* Big-endian (network order) integer coding. */

@@ -34,7 +34,7 @@ static void key_checksum(const uint8_t key[TRYST_KEY_SIZE], uint8_t sum[3])
 }
 
 TRYST_EXPORT void tryst_key_to_text(const uint8_t key[TRYST_KEY_SIZE],
-				    char out[TRYST_KEY_TEXT_LEN + 1])
+                                    char out[TRYST_KEY_TEXT_LEN + 1])
 {
 	uint8_t raw[RAW_LEN];
 	unsigned bits = 0, acc = 0;
@@ -62,8 +62,7 @@ static int zb32_value(char c)
 	return p ? (int)(p - zb32) : -1;
 }
 
-TRYST_EXPORT int tryst_key_from_text(const char *text, uint8_t key[TRYST_KEY_SIZE],
-				     size_t *bad_pos)
+TRYST_EXPORT int tryst_key_from_text(const char *text, uint8_t key[TRYST_KEY_SIZE], size_t *bad_pos)
 {
 	uint8_t raw[RAW_LEN], sum[3];
 	unsigned bits = 0, acc = 0;

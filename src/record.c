@@ -23,7 +23,7 @@
 #include "internal.h"
 
 static const char sig_domain[] = "tryst/record/v1";
-#define SIG_LEN 64
+#define SIG_LEN      64
 #define NAT_RESERVED 0xe0
 
 /* ---- addresses ---- */
@@ -132,7 +132,7 @@ static int header_valid(uint8_t nat, uint32_t ttl)
 /* ---- encoding ---- */
 
 TRYST_EXPORT int tryst_record_encode(const tryst_record *rec, const tryst_identity *id,
-				     uint8_t *out, size_t outcap, size_t *outlen)
+                                     uint8_t *out, size_t outcap, size_t *outlen)
 {
 	uint8_t buf[sizeof sig_domain - 1 + TRYST_RECORD_MAX_SIZE];
 	uint8_t *const start = buf + sizeof sig_domain - 1, *p = start;
@@ -267,7 +267,7 @@ int trst_record_parse(const uint8_t *buf, size_t len, tryst_record *rec, size_t 
 }
 
 TRYST_EXPORT int tryst_record_decode(const uint8_t *buf, size_t len, const uint8_t *expect_key,
-				     uint64_t min_seq, uint64_t now_us, tryst_record *out)
+                                     uint64_t min_seq, uint64_t now_us, tryst_record *out)
 {
 	uint8_t msg[sizeof sig_domain - 1 + TRYST_RECORD_MAX_SIZE];
 	tryst_record rec;
@@ -292,7 +292,7 @@ TRYST_EXPORT int tryst_record_decode(const uint8_t *buf, size_t len, const uint8
 	memcpy(msg, sig_domain, sizeof sig_domain - 1);
 	memcpy(msg + sizeof sig_domain - 1, buf, signed_len);
 	if (crypto_sign_verify_detached(buf + signed_len, msg, sizeof sig_domain - 1 + signed_len,
-					rec.key) != 0)
+	                                rec.key) != 0)
 		return TRYST_ERR_RECORD_SIGNATURE;
 	*out = rec;
 	return 0;

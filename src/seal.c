@@ -23,11 +23,11 @@
 #include "internal.h"
 
 #define SEAL_VERSION 1
-#define NONCE_LEN crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-#define TAG_LEN crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define NONCE_LEN    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define TAG_LEN      crypto_aead_xchacha20poly1305_ietf_ABYTES
 
 static void derive(const char *domain, const uint8_t key[TRYST_KEY_SIZE], uint64_t epoch,
-		   uint8_t *out, size_t outlen)
+                   uint8_t *out, size_t outlen)
 {
 	crypto_generichash_state st;
 	uint8_t e[8];
@@ -46,7 +46,7 @@ TRYST_EXPORT uint64_t tryst_epoch_of(uint64_t unix_seconds)
 }
 
 TRYST_EXPORT void tryst_pointer(int kind, const uint8_t key[TRYST_KEY_SIZE], uint64_t epoch,
-				uint8_t out[TRYST_POINTER_SIZE])
+                                uint8_t out[TRYST_POINTER_SIZE])
 {
 	derive(kind == TRYST_POINTER_INBOX ? "tryst/inbox/v1" : "tryst/record/v1", key, epoch, out,
 	       TRYST_POINTER_SIZE);
@@ -56,7 +56,8 @@ TRYST_EXPORT int tryst_publish_epochs(uint64_t unix_seconds, uint64_t epochs[2])
 {
 	uint64_t e = tryst_epoch_of(unix_seconds);
 	epochs[0] = e;
-	if (unix_seconds % TRYST_EPOCH_SECONDS >= TRYST_EPOCH_SECONDS - TRYST_EPOCH_OVERLAP_SECONDS) {
+	if (unix_seconds % TRYST_EPOCH_SECONDS >=
+	    TRYST_EPOCH_SECONDS - TRYST_EPOCH_OVERLAP_SECONDS) {
 		epochs[1] = e + 1;
 		return 2;
 	}
@@ -81,15 +82,15 @@ TRYST_EXPORT int tryst_lookup_epochs(uint64_t unix_seconds, uint64_t epochs[2])
 }
 
 static void seal_ad(const uint8_t key[TRYST_KEY_SIZE], uint64_t epoch,
-		    uint8_t ad[1 + TRYST_POINTER_SIZE])
+                    uint8_t ad[1 + TRYST_POINTER_SIZE])
 {
 	ad[0] = SEAL_VERSION;
 	tryst_pointer(TRYST_POINTER_RECORD, key, epoch, ad + 1);
 }
 
 TRYST_EXPORT int tryst_seal(const uint8_t key[TRYST_KEY_SIZE], uint64_t epoch,
-			    const uint8_t *record, size_t len, const uint8_t *nonce, uint8_t *out,
-			    size_t outcap, size_t *outlen)
+                            const uint8_t *record, size_t len, const uint8_t *nonce, uint8_t *out,
+                            size_t outcap, size_t *outlen)
 {
 	uint8_t body[TRYST_SEAL_MAX_SIZE - TRYST_SEAL_OVERHEAD], k[32], ad[1 + TRYST_POINTER_SIZE];
 	size_t body_len;
@@ -113,15 +114,15 @@ TRYST_EXPORT int tryst_seal(const uint8_t key[TRYST_KEY_SIZE], uint64_t epoch,
 	derive("tryst/seal/v1", key, epoch, k, sizeof k);
 	seal_ad(key, epoch, ad);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + 1 + NONCE_LEN, NULL, body, body_len, ad,
-						   sizeof ad, NULL, out + 1, k);
+	                                           sizeof ad, NULL, out + 1, k);
 	*outlen = TRYST_SEAL_OVERHEAD + body_len;
 	sodium_memzero(k, sizeof k);
 	return 0;
 }
 
 TRYST_EXPORT int tryst_unseal(const uint8_t key[TRYST_KEY_SIZE], uint64_t epoch,
-			      const uint8_t *sealed, size_t len, uint8_t *out, size_t outcap,
-			      size_t *outlen)
+                              const uint8_t *sealed, size_t len, uint8_t *out, size_t outcap,
+                              size_t *outlen)
 {
 	uint8_t body[TRYST_SEAL_MAX_SIZE - TRYST_SEAL_OVERHEAD], k[32], ad[1 + TRYST_POINTER_SIZE];
 	size_t body_len, rec_len;
@@ -143,8 +144,8 @@ TRYST_EXPORT int tryst_unseal(const uint8_t key[TRYST_KEY_SIZE], uint64_t epoch,
 	derive("tryst/seal/v1", key, epoch, k, sizeof k);
 	seal_ad(key, epoch, ad);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(body, NULL, NULL, sealed + 1 + NONCE_LEN,
-						       len - 1 - NONCE_LEN, ad, sizeof ad,
-						       sealed + 1, k) != 0) {
+	                                               len - 1 - NONCE_LEN, ad, sizeof ad,
+	                                               sealed + 1, k) != 0) {
 		rc = TRYST_ERR_SEAL_OPEN;
 		goto out;
 	}

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -31,7 +32,8 @@ TRYST_EXPORT const char *tryst_strerror(int err)
 	case TRYST_ERR_FILE_PERMS: return "secret key file is accessible by group or others";
 	case TRYST_ERR_FILE_FORMAT: return "not a tryst identity file, or corrupt";
 	case TRYST_ERR_FILE_SIZE: return "identity file has the wrong size (truncated?)";
-	case TRYST_ERR_FILE_MISMATCH: return "identity file is corrupt: public key does not match secret key";
+	case TRYST_ERR_FILE_MISMATCH:
+		return "identity file is corrupt: public key does not match secret key";
 	case TRYST_ERR_RECORD_TRUNCATED: return "record is truncated";
 	case TRYST_ERR_RECORD_VERSION: return "record has an unknown version";
 	case TRYST_ERR_RECORD_OVERSIZE: return "record is too long";
@@ -44,7 +46,8 @@ TRYST_EXPORT const char *tryst_strerror(int err)
 	case TRYST_ERR_RECORD_FUTURE: return "record is dated too far in the future";
 	case TRYST_ERR_SEAL_TRUNCATED: return "sealed record is truncated";
 	case TRYST_ERR_SEAL_VERSION: return "sealed record has an unknown version";
-	case TRYST_ERR_SEAL_OPEN: return "sealed record does not open with this key (tampered or not ours)";
+	case TRYST_ERR_SEAL_OPEN:
+		return "sealed record does not open with this key (tampered or not ours)";
 	case TRYST_ERR_SEAL_PADDING: return "sealed record has invalid padding";
 	}
 	return "unknown error";
@@ -103,9 +106,13 @@ void trst_log(int level, const char *fmt, ...)
 
 void *trst_calloc(size_t count, size_t size)
 {
-	/* calloc checks count * size for overflow itself (C11 7.22.3.2). */
 	if (count == 0 || size == 0)
 		count = size = 1;
+	/* Checked here rather than left to calloc so that every build (the
+	 * sanitizers treat an overflowing calloc as a fatal error) reports
+	 * it the same way: as out of memory. */
+	if (count > SIZE_MAX / size)
+		return NULL;
 	return calloc(count, size);
 }
 

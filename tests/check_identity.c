@@ -11,7 +11,6 @@
 
 #include <sodium.h>
 
-
 #define FILE_LEN 154 /* header 18 + secret line 72 + public line 64 */
 
 static char dir[64], path[PATH_MAX];

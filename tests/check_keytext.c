@@ -3,7 +3,6 @@
 
 #include <ctype.h>
 
-
 static const char alphabet[] = "ybndrfg8ejkmcpqxot1uwisza345h769";
 static uint8_t key[TRYST_KEY_SIZE];
 static char text[TRYST_KEY_TEXT_LEN + 1];
@@ -112,7 +111,7 @@ START_TEST(test_every_substitution)
 			memcpy(buf, text, sizeof buf);
 			buf[i] = alphabet[a];
 			ck_assert_int_eq(tryst_key_from_text(buf, back, NULL),
-					 TRYST_ERR_KEY_CHECKSUM);
+			                 TRYST_ERR_KEY_CHECKSUM);
 		}
 	}
 }

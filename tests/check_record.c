@@ -3,7 +3,6 @@
 
 #include <sodium.h>
 
-
 static tryst_identity *alice, *bob;
 static uint8_t alice_key[32], bob_key[32];
 static tryst_record full;
@@ -43,7 +42,8 @@ static void setup(void)
 	tryst_identity_public_key(alice, alice_key);
 	tryst_identity_public_key(bob, bob_key);
 	make_full(&full);
-	ck_assert_int_eq(tryst_record_encode(&full, alice, full_buf, sizeof full_buf, &full_len), 0);
+	ck_assert_int_eq(tryst_record_encode(&full, alice, full_buf, sizeof full_buf, &full_len),
+	                 0);
 }
 
 static void teardown(void)
@@ -82,13 +82,13 @@ START_TEST(test_full_roundtrip)
 	for (int i = 0; i < full.n_candidates; i++) {
 		ck_assert_uint_eq(got.candidates[i].kind, full.candidates[i].kind);
 		ck_assert_mem_eq(&got.candidates[i].addr, &full.candidates[i].addr,
-				 sizeof(struct sockaddr_in6));
+		                 sizeof(struct sockaddr_in6));
 	}
 	ck_assert_uint_eq(got.n_servers, full.n_servers);
 	for (int i = 0; i < full.n_servers; i++) {
 		ck_assert_mem_eq(got.servers[i].key, full.servers[i].key, 32);
 		ck_assert_mem_eq(&got.servers[i].addr, &full.servers[i].addr,
-				 sizeof(struct sockaddr_in6));
+		                 sizeof(struct sockaddr_in6));
 	}
 	ck_assert_uint_eq(got.app_len, full.app_len);
 	ck_assert_mem_eq(got.app, full.app, full.app_len);
@@ -186,20 +186,20 @@ START_TEST(test_time_rules)
 	/* valid from seq until seq + ttl */
 	ck_assert_int_eq(tryst_record_decode(full_buf, full_len, NULL, 0, T0_US, &got), 0);
 	ck_assert_int_eq(tryst_record_decode(full_buf, full_len, NULL, 0, T0_US + ttl_us - 1, &got),
-			 0);
+	                 0);
 	ck_assert_int_eq(tryst_record_decode(full_buf, full_len, NULL, 0, T0_US + ttl_us, &got),
-			 TRYST_ERR_RECORD_EXPIRED);
+	                 TRYST_ERR_RECORD_EXPIRED);
 	ck_assert_int_eq(tryst_record_decode(full_buf, full_len, NULL, 0, UINT64_MAX, &got),
-			 TRYST_ERR_RECORD_EXPIRED);
+	                 TRYST_ERR_RECORD_EXPIRED);
 	/* a clock behind ours by up to the skew allowance is tolerated */
 	ck_assert_int_eq(tryst_record_decode(full_buf, full_len, NULL, 0,
-					     T0_US - TRYST_RECORD_MAX_SKEW_US, &got),
-			 0);
+	                                     T0_US - TRYST_RECORD_MAX_SKEW_US, &got),
+	                 0);
 	ck_assert_int_eq(tryst_record_decode(full_buf, full_len, NULL, 0,
-					     T0_US - TRYST_RECORD_MAX_SKEW_US - 1, &got),
-			 TRYST_ERR_RECORD_FUTURE);
+	                                     T0_US - TRYST_RECORD_MAX_SKEW_US - 1, &got),
+	                 TRYST_ERR_RECORD_FUTURE);
 	ck_assert_int_eq(tryst_record_decode(full_buf, full_len, NULL, 0, 0, &got),
-			 TRYST_ERR_RECORD_FUTURE);
+	                 TRYST_ERR_RECORD_FUTURE);
 }
 END_TEST
 
@@ -210,7 +210,7 @@ START_TEST(test_replay)
 	ck_assert_int_eq(tryst_record_decode(full_buf, full_len, NULL, T0_US, T0_US, &got), 0);
 	/* Anything newer has been seen: refused. */
 	ck_assert_int_eq(tryst_record_decode(full_buf, full_len, NULL, T0_US + 1, T0_US, &got),
-			 TRYST_ERR_RECORD_STALE);
+	                 TRYST_ERR_RECORD_STALE);
 	/* A newer record from alice replaces it. */
 	tryst_record r2 = full;
 	uint8_t buf[TRYST_RECORD_MAX_SIZE];
@@ -239,14 +239,14 @@ START_TEST(test_oversize)
 	ck_assert_int_eq(decode(buf, sizeof buf, &got), TRYST_ERR_RECORD_OVERSIZE);
 	/* An output buffer one byte short. */
 	ck_assert_int_eq(tryst_record_encode(&full, alice, buf, full_len - 1, &len),
-			 TRYST_ERR_BUFFER);
+	                 TRYST_ERR_BUFFER);
 }
 END_TEST
 
 /* A small validly signed record built by hand: header, then `tail` bytes
  * (candidates, servers, app) exactly as given. */
 static size_t handmade(uint8_t *buf, uint8_t version, uint8_t nat, uint32_t ttl,
-		       const uint8_t *tail, size_t tail_len)
+                       const uint8_t *tail, size_t tail_len)
 {
 	uint8_t *p = buf;
 	*p++ = version;
@@ -329,11 +329,11 @@ START_TEST(test_too_many)
 	size_t len;
 	r.n_candidates = TRYST_RECORD_MAX_CANDIDATES + 1;
 	ck_assert_int_eq(tryst_record_encode(&r, alice, buf, sizeof buf, &len),
-			 TRYST_ERR_RECORD_TOO_MANY);
+	                 TRYST_ERR_RECORD_TOO_MANY);
 	r = full;
 	r.n_servers = TRYST_RECORD_MAX_SERVERS + 1;
 	ck_assert_int_eq(tryst_record_encode(&r, alice, buf, sizeof buf, &len),
-			 TRYST_ERR_RECORD_TOO_MANY);
+	                 TRYST_ERR_RECORD_TOO_MANY);
 }
 END_TEST
 
@@ -346,26 +346,33 @@ START_TEST(test_malformed)
 		uint8_t tail[40];
 		size_t len;
 	} cases[] = {
-		{"ttl 0", 0, 0, {0, 0, 0}, 3},
-		{"ttl over a week", 0, TRYST_RECORD_MAX_TTL + 1, {0, 0, 0}, 3},
-		{"reserved nat bits", 0x20, 60, {0, 0, 0}, 3},
-		{"candidate kind 0", 0, 60, {1, 0, 4, 10, 0, 0, 1, 0, 80, 0, 0}, 11},
-		{"candidate kind 4", 0, 60, {1, 4, 4, 10, 0, 0, 1, 0, 80, 0, 0}, 11},
-		{"family 5", 0, 60, {1, 1, 5, 10, 0, 0, 1, 0, 80, 0, 0}, 11},
-		{"port 0", 0, 60, {1, 1, 4, 10, 0, 0, 1, 0, 0, 0, 0}, 11},
-		{"address 0.0.0.0", 0, 60, {1, 1, 4, 0, 0, 0, 0, 0, 80, 0, 0}, 11},
-		{"address ::", 0, 60, {1, 1, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 80,
-				       0, 0}, 23},
-		{"IPv4-mapped as family 6", 0, 60,
-		 {1, 1, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1, 0, 80, 0, 0}, 23},
-		{"app longer than 128", 0, 60, {0, 0, 129}, 3},
+	    {"ttl 0", 0, 0, {0, 0, 0}, 3},
+	    {"ttl over a week", 0, TRYST_RECORD_MAX_TTL + 1, {0, 0, 0}, 3},
+	    {"reserved nat bits", 0x20, 60, {0, 0, 0}, 3},
+	    {"candidate kind 0", 0, 60, {1, 0, 4, 10, 0, 0, 1, 0, 80, 0, 0}, 11},
+	    {"candidate kind 4", 0, 60, {1, 4, 4, 10, 0, 0, 1, 0, 80, 0, 0}, 11},
+	    {"family 5", 0, 60, {1, 1, 5, 10, 0, 0, 1, 0, 80, 0, 0}, 11},
+	    {"port 0", 0, 60, {1, 1, 4, 10, 0, 0, 1, 0, 0, 0, 0}, 11},
+	    {"address 0.0.0.0", 0, 60, {1, 1, 4, 0, 0, 0, 0, 0, 80, 0, 0}, 11},
+	    {"address ::",
+	     0,
+	     60,
+	     {1, 1, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 80, 0, 0},
+	     23},
+	    {"IPv4-mapped as family 6",
+	     0,
+	     60,
+	     {1, 1, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1, 0, 80, 0, 0},
+	     23},
+	    {"app longer than 128", 0, 60, {0, 0, 129}, 3},
 	};
 	uint8_t buf[1024];
 	tryst_record got;
 	for (size_t i = 0; i < TRST_ARRAY_LEN(cases); i++) {
-		size_t n = handmade(buf, 1, cases[i].nat, cases[i].ttl, cases[i].tail, cases[i].len);
+		size_t n =
+		    handmade(buf, 1, cases[i].nat, cases[i].ttl, cases[i].tail, cases[i].len);
 		ck_assert_msg(decode(buf, n, &got) == TRYST_ERR_RECORD_MALFORMED, "%s accepted: %s",
-			      cases[i].what, tryst_strerror(decode(buf, n, &got)));
+		              cases[i].what, tryst_strerror(decode(buf, n, &got)));
 	}
 	/* the encoder refuses to write such fields */
 	size_t len;
@@ -373,28 +380,28 @@ START_TEST(test_malformed)
 	memset(&r, 0, sizeof r);
 	r.seq = T0_US;
 	ck_assert_int_eq(tryst_record_encode(&r, alice, buf, sizeof buf, &len),
-			 TRYST_ERR_RECORD_MALFORMED); /* ttl 0 */
+	                 TRYST_ERR_RECORD_MALFORMED); /* ttl 0 */
 	r.ttl = 60;
 	r.nat = 0x80;
 	ck_assert_int_eq(tryst_record_encode(&r, alice, buf, sizeof buf, &len),
-			 TRYST_ERR_RECORD_MALFORMED);
+	                 TRYST_ERR_RECORD_MALFORMED);
 	r.nat = 0;
 	r.n_candidates = 1;
 	tu_addr(&r.candidates[0].addr, "10.0.0.1", 80);
 	r.candidates[0].kind = 9;
 	ck_assert_int_eq(tryst_record_encode(&r, alice, buf, sizeof buf, &len),
-			 TRYST_ERR_RECORD_MALFORMED);
+	                 TRYST_ERR_RECORD_MALFORMED);
 	r.candidates[0].kind = TRYST_CAND_HOST;
 	r.candidates[0].addr.ss_family = AF_UNIX;
 	ck_assert_int_eq(tryst_record_encode(&r, alice, buf, sizeof buf, &len),
-			 TRYST_ERR_RECORD_MALFORMED);
+	                 TRYST_ERR_RECORD_MALFORMED);
 	tu_addr(&r.candidates[0].addr, "10.0.0.1", 0);
 	ck_assert_int_eq(tryst_record_encode(&r, alice, buf, sizeof buf, &len),
-			 TRYST_ERR_RECORD_MALFORMED);
+	                 TRYST_ERR_RECORD_MALFORMED);
 	tu_addr(&r.candidates[0].addr, "10.0.0.1", 80);
 	r.app_len = TRYST_RECORD_MAX_APP + 1;
 	ck_assert_int_eq(tryst_record_encode(&r, alice, buf, sizeof buf, &len),
-			 TRYST_ERR_RECORD_MALFORMED);
+	                 TRYST_ERR_RECORD_MALFORMED);
 	r.app_len = 0;
 	ck_assert_int_eq(tryst_record_encode(&r, alice, buf, sizeof buf, &len), 0);
 }
@@ -421,11 +428,11 @@ START_TEST(test_null_args)
 	size_t len;
 	ck_assert_int_eq(tryst_record_decode(NULL, 10, NULL, 0, 0, &got), TRYST_ERR_INVALID);
 	ck_assert_int_eq(tryst_record_decode(full_buf, full_len, NULL, 0, 0, NULL),
-			 TRYST_ERR_INVALID);
+	                 TRYST_ERR_INVALID);
 	ck_assert_int_eq(tryst_record_encode(NULL, alice, full_buf, sizeof full_buf, &len),
-			 TRYST_ERR_INVALID);
+	                 TRYST_ERR_INVALID);
 	ck_assert_int_eq(tryst_record_encode(&full, NULL, full_buf, sizeof full_buf, &len),
-			 TRYST_ERR_INVALID);
+	                 TRYST_ERR_INVALID);
 }
 END_TEST
 

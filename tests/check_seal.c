@@ -3,7 +3,6 @@
 
 #include <sodium.h>
 
-
 static tryst_identity *alice;
 static uint8_t key[32], rec[TRYST_RECORD_MAX_SIZE];
 static size_t rec_len;
@@ -61,10 +60,10 @@ START_TEST(test_epochs)
 	ck_assert_int_eq(tryst_publish_epochs(start, e), 1);
 	ck_assert(e[0] == epoch);
 	ck_assert_int_eq(
-		tryst_publish_epochs(start + TRYST_EPOCH_SECONDS - TRYST_EPOCH_OVERLAP_SECONDS - 1, e),
-		1);
+	    tryst_publish_epochs(start + TRYST_EPOCH_SECONDS - TRYST_EPOCH_OVERLAP_SECONDS - 1, e),
+	    1);
 	ck_assert_int_eq(
-		tryst_publish_epochs(start + TRYST_EPOCH_SECONDS - TRYST_EPOCH_OVERLAP_SECONDS, e), 2);
+	    tryst_publish_epochs(start + TRYST_EPOCH_SECONDS - TRYST_EPOCH_OVERLAP_SECONDS, e), 2);
 	ck_assert(e[0] == epoch && e[1] == epoch + 1);
 	ck_assert_int_eq(tryst_publish_epochs(start + TRYST_EPOCH_SECONDS - 1, e), 2);
 	/* looking up: the previous epoch too during the first overlap seconds,
@@ -74,10 +73,10 @@ START_TEST(test_epochs)
 	ck_assert_int_eq(tryst_lookup_epochs(start + TRYST_EPOCH_OVERLAP_SECONDS - 1, e), 2);
 	ck_assert_int_eq(tryst_lookup_epochs(start + TRYST_EPOCH_OVERLAP_SECONDS, e), 1);
 	ck_assert_int_eq(
-		tryst_lookup_epochs(start + TRYST_EPOCH_SECONDS - TRYST_EPOCH_OVERLAP_SECONDS - 1, e),
-		1);
+	    tryst_lookup_epochs(start + TRYST_EPOCH_SECONDS - TRYST_EPOCH_OVERLAP_SECONDS - 1, e),
+	    1);
 	ck_assert_int_eq(
-		tryst_lookup_epochs(start + TRYST_EPOCH_SECONDS - TRYST_EPOCH_OVERLAP_SECONDS, e), 2);
+	    tryst_lookup_epochs(start + TRYST_EPOCH_SECONDS - TRYST_EPOCH_OVERLAP_SECONDS, e), 2);
 	ck_assert(e[0] == epoch && e[1] == epoch + 1);
 	ck_assert_int_eq(tryst_lookup_epochs(0, e), 1); /* no epoch before 0 */
 	/* Whatever the moment, one epoch a publisher writes is one a reader
@@ -92,7 +91,7 @@ START_TEST(test_epochs)
 				for (int j = 0; j < nl; j++)
 					met |= pe[i] == le[j];
 			ck_assert_msg(met, "t=%llu skew=%lld", (unsigned long long)t,
-				      (long long)skew);
+			              (long long)skew);
 		}
 	}
 }
@@ -103,11 +102,11 @@ START_TEST(test_seal_roundtrip)
 	uint8_t sealed[TRYST_SEAL_MAX_SIZE], out[TRYST_RECORD_MAX_SIZE];
 	size_t sealed_len, out_len;
 	tryst_record got;
-	ck_assert_int_eq(tryst_seal(key, epoch, rec, rec_len, NULL, sealed, sizeof sealed,
-				    &sealed_len),
-			 0);
+	ck_assert_int_eq(
+	    tryst_seal(key, epoch, rec, rec_len, NULL, sealed, sizeof sealed, &sealed_len), 0);
 	ck_assert_uint_eq(sealed_len, TRYST_SEAL_OVERHEAD + 256);
-	ck_assert_int_eq(tryst_unseal(key, epoch, sealed, sealed_len, out, sizeof out, &out_len), 0);
+	ck_assert_int_eq(tryst_unseal(key, epoch, sealed, sealed_len, out, sizeof out, &out_len),
+	                 0);
 	ck_assert_uint_eq(out_len, rec_len);
 	ck_assert_mem_eq(out, rec, rec_len);
 	ck_assert_int_eq(tryst_record_decode(out, out_len, key, 0, T0_US, &got), 0);
@@ -135,28 +134,28 @@ END_TEST
 START_TEST(test_seal_sizes)
 {
 	/* Body padded to multiples of 256: record lengths map to 3 sizes. */
-	uint8_t junk[TRYST_RECORD_MAX_SIZE], sealed[TRYST_SEAL_MAX_SIZE], out[TRYST_RECORD_MAX_SIZE];
+	uint8_t junk[TRYST_RECORD_MAX_SIZE], sealed[TRYST_SEAL_MAX_SIZE],
+	    out[TRYST_RECORD_MAX_SIZE];
 	size_t sealed_len, out_len;
 	randombytes_buf(junk, sizeof junk);
 	for (size_t n = 1; n <= TRYST_RECORD_MAX_SIZE; n++) {
-		ck_assert_int_eq(tryst_seal(key, epoch, junk, n, NULL, sealed, sizeof sealed,
-					    &sealed_len),
-				 0);
+		ck_assert_int_eq(
+		    tryst_seal(key, epoch, junk, n, NULL, sealed, sizeof sealed, &sealed_len), 0);
 		size_t expect = n + 2 <= 256 ? 256 : n + 2 <= 512 ? 512 : 768;
 		ck_assert_uint_eq(sealed_len, TRYST_SEAL_OVERHEAD + expect);
 		ck_assert_int_eq(
-			tryst_unseal(key, epoch, sealed, sealed_len, out, sizeof out, &out_len), 0);
+		    tryst_unseal(key, epoch, sealed, sealed_len, out, sizeof out, &out_len), 0);
 		ck_assert_uint_eq(out_len, n);
 		ck_assert_mem_eq(out, junk, n);
 	}
 	ck_assert_int_eq(tryst_seal(key, epoch, junk, 0, NULL, sealed, sizeof sealed, &sealed_len),
-			 TRYST_ERR_INVALID);
+	                 TRYST_ERR_INVALID);
 	ck_assert_int_eq(tryst_seal(key, epoch, junk, TRYST_RECORD_MAX_SIZE + 1, NULL, sealed,
-				    sizeof sealed, &sealed_len),
-			 TRYST_ERR_INVALID);
-	ck_assert_int_eq(tryst_seal(key, epoch, junk, 10, NULL, sealed, TRYST_SEAL_OVERHEAD + 255,
-				    &sealed_len),
-			 TRYST_ERR_BUFFER);
+	                            sizeof sealed, &sealed_len),
+	                 TRYST_ERR_INVALID);
+	ck_assert_int_eq(
+	    tryst_seal(key, epoch, junk, 10, NULL, sealed, TRYST_SEAL_OVERHEAD + 255, &sealed_len),
+	    TRYST_ERR_BUFFER);
 }
 END_TEST
 
@@ -164,18 +163,17 @@ START_TEST(test_unseal_wrong_key_epoch)
 {
 	uint8_t sealed[TRYST_SEAL_MAX_SIZE], out[TRYST_RECORD_MAX_SIZE], other[32];
 	size_t sealed_len, out_len;
-	ck_assert_int_eq(tryst_seal(key, epoch, rec, rec_len, NULL, sealed, sizeof sealed,
-				    &sealed_len),
-			 0);
+	ck_assert_int_eq(
+	    tryst_seal(key, epoch, rec, rec_len, NULL, sealed, sizeof sealed, &sealed_len), 0);
 	memcpy(other, key, 32);
 	other[0] ^= 0x80;
 	ck_assert_int_eq(tryst_unseal(other, epoch, sealed, sealed_len, out, sizeof out, &out_len),
-			 TRYST_ERR_SEAL_OPEN);
-	ck_assert_int_eq(tryst_unseal(key, epoch + 1, sealed, sealed_len, out, sizeof out,
-				      &out_len),
-			 TRYST_ERR_SEAL_OPEN);
+	                 TRYST_ERR_SEAL_OPEN);
+	ck_assert_int_eq(
+	    tryst_unseal(key, epoch + 1, sealed, sealed_len, out, sizeof out, &out_len),
+	    TRYST_ERR_SEAL_OPEN);
 	ck_assert_int_eq(tryst_unseal(key, epoch, sealed, sealed_len, out, rec_len - 1, &out_len),
-			 TRYST_ERR_BUFFER);
+	                 TRYST_ERR_BUFFER);
 }
 END_TEST
 
@@ -184,27 +182,26 @@ START_TEST(test_unseal_tamper_truncate)
 	uint8_t sealed[TRYST_SEAL_MAX_SIZE + 1], buf[TRYST_SEAL_MAX_SIZE + 1];
 	uint8_t out[TRYST_RECORD_MAX_SIZE];
 	size_t sealed_len, out_len;
-	ck_assert_int_eq(tryst_seal(key, epoch, rec, rec_len, NULL, sealed, sizeof sealed,
-				    &sealed_len),
-			 0);
+	ck_assert_int_eq(
+	    tryst_seal(key, epoch, rec, rec_len, NULL, sealed, sizeof sealed, &sealed_len), 0);
 	for (size_t i = 0; i < sealed_len; i++) {
 		for (int b = 0; b < 8; b++) {
 			memcpy(buf, sealed, sealed_len);
 			buf[i] ^= (uint8_t)(1 << b);
-			int rc = tryst_unseal(key, epoch, buf, sealed_len, out, sizeof out,
-					      &out_len);
+			int rc =
+			    tryst_unseal(key, epoch, buf, sealed_len, out, sizeof out, &out_len);
 			ck_assert_int_eq(rc, i == 0 ? TRYST_ERR_SEAL_VERSION : TRYST_ERR_SEAL_OPEN);
 		}
 	}
 	ck_assert_int_eq(tryst_unseal(key, epoch, sealed, 0, out, sizeof out, &out_len),
-			 TRYST_ERR_SEAL_TRUNCATED);
+	                 TRYST_ERR_SEAL_TRUNCATED);
 	for (size_t n = 1; n < sealed_len; n++)
 		ck_assert_int_eq(tryst_unseal(key, epoch, sealed, n, out, sizeof out, &out_len),
-				 TRYST_ERR_SEAL_TRUNCATED);
+		                 TRYST_ERR_SEAL_TRUNCATED);
 	/* one more byte: no longer a whole number of pad blocks */
-	ck_assert_int_eq(tryst_unseal(key, epoch, sealed, sealed_len + 1, out, sizeof out,
-				      &out_len),
-			 TRYST_ERR_SEAL_PADDING);
+	ck_assert_int_eq(
+	    tryst_unseal(key, epoch, sealed, sealed_len + 1, out, sizeof out, &out_len),
+	    TRYST_ERR_SEAL_PADDING);
 }
 END_TEST
 
@@ -212,20 +209,14 @@ END_TEST
  * out here independently of src/seal.c. */
 static size_t seal_body(const uint8_t *body, size_t body_len, uint8_t *out)
 {
-	uint8_t k[32], ad[21], e[8];
-	crypto_generichash_state st;
-	trst_put_u64(e, epoch);
-	crypto_generichash_init(&st, NULL, 0, 32);
-	crypto_generichash_update(&st, (const uint8_t *)"tryst/seal/v1", 13);
-	crypto_generichash_update(&st, key, 32);
-	crypto_generichash_update(&st, e, 8);
-	crypto_generichash_final(&st, k, 32);
+	uint8_t k[32], ad[21];
+	tu_seal_key(key, epoch, k);
 	ad[0] = 1;
 	tryst_pointer(TRYST_POINTER_RECORD, key, epoch, ad + 1);
 	out[0] = 1;
 	randombytes_buf(out + 1, 24);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + 25, NULL, body, body_len, ad, sizeof ad,
-						   NULL, out + 1, k);
+	                                           NULL, out + 1, k);
 	return 1 + 24 + body_len + 16;
 }
 
@@ -246,7 +237,7 @@ START_TEST(test_unseal_bad_padding)
 	body[255] = 1;
 	n = seal_body(body, 256, sealed);
 	ck_assert_int_eq(tryst_unseal(key, epoch, sealed, n, out, sizeof out, &out_len),
-			 TRYST_ERR_SEAL_PADDING);
+	                 TRYST_ERR_SEAL_PADDING);
 	body[255] = 0;
 	/* inner length 0, past the body, over the record maximum */
 	static const uint16_t lens[] = {0, 255, 700, 0xffff};
@@ -254,18 +245,18 @@ START_TEST(test_unseal_bad_padding)
 		trst_put_u16(body, lens[i]);
 		n = seal_body(body, 256, sealed);
 		ck_assert_int_eq(tryst_unseal(key, epoch, sealed, n, out, sizeof out, &out_len),
-				 TRYST_ERR_SEAL_PADDING);
+		                 TRYST_ERR_SEAL_PADDING);
 	}
 	/* more padding blocks than the length needs */
 	trst_put_u16(body, (uint16_t)rec_len);
 	n = seal_body(body, 512, sealed);
 	ck_assert_int_eq(tryst_unseal(key, epoch, sealed, n, out, sizeof out, &out_len),
-			 TRYST_ERR_SEAL_PADDING);
+	                 TRYST_ERR_SEAL_PADDING);
 	/* a body bigger than any sealed record (1024) */
 	n = seal_body(body, 768, sealed);
 	ck_assert_uint_eq(n, TRYST_SEAL_MAX_SIZE);
 	ck_assert_int_eq(tryst_unseal(key, epoch, sealed, n + 256, out, sizeof out, &out_len),
-			 TRYST_ERR_SEAL_PADDING);
+	                 TRYST_ERR_SEAL_PADDING);
 }
 END_TEST
 

@@ -4,16 +4,36 @@
 START_TEST(test_strerror_distinct)
 {
 	/* Every code in the enum has its own sentence. */
-	static const int codes[] = {
-		TRYST_OK, TRYST_ERR_INVALID, TRYST_ERR_NOMEM, TRYST_ERR_BUFFER, TRYST_ERR_CRYPTO,
-		TRYST_ERR_SYSTEM, TRYST_ERR_KEY_LENGTH, TRYST_ERR_KEY_CHAR, TRYST_ERR_KEY_CHECKSUM,
-		TRYST_ERR_KEY_INVALID, TRYST_ERR_FILE_OPEN, TRYST_ERR_FILE_EXISTS,
-		TRYST_ERR_FILE_PERMS, TRYST_ERR_FILE_FORMAT, TRYST_ERR_FILE_SIZE,
-		TRYST_ERR_FILE_MISMATCH, TRYST_ERR_RECORD_TRUNCATED, TRYST_ERR_RECORD_VERSION,
-		TRYST_ERR_RECORD_OVERSIZE, TRYST_ERR_RECORD_TOO_MANY, TRYST_ERR_RECORD_MALFORMED,
-		TRYST_ERR_RECORD_SIGNATURE, TRYST_ERR_RECORD_WRONG_KEY, TRYST_ERR_RECORD_EXPIRED,
-		TRYST_ERR_RECORD_STALE, TRYST_ERR_RECORD_FUTURE, TRYST_ERR_SEAL_TRUNCATED,
-		TRYST_ERR_SEAL_VERSION, TRYST_ERR_SEAL_OPEN, TRYST_ERR_SEAL_PADDING};
+	static const int codes[] = {TRYST_OK,
+	                            TRYST_ERR_INVALID,
+	                            TRYST_ERR_NOMEM,
+	                            TRYST_ERR_BUFFER,
+	                            TRYST_ERR_CRYPTO,
+	                            TRYST_ERR_SYSTEM,
+	                            TRYST_ERR_KEY_LENGTH,
+	                            TRYST_ERR_KEY_CHAR,
+	                            TRYST_ERR_KEY_CHECKSUM,
+	                            TRYST_ERR_KEY_INVALID,
+	                            TRYST_ERR_FILE_OPEN,
+	                            TRYST_ERR_FILE_EXISTS,
+	                            TRYST_ERR_FILE_PERMS,
+	                            TRYST_ERR_FILE_FORMAT,
+	                            TRYST_ERR_FILE_SIZE,
+	                            TRYST_ERR_FILE_MISMATCH,
+	                            TRYST_ERR_RECORD_TRUNCATED,
+	                            TRYST_ERR_RECORD_VERSION,
+	                            TRYST_ERR_RECORD_OVERSIZE,
+	                            TRYST_ERR_RECORD_TOO_MANY,
+	                            TRYST_ERR_RECORD_MALFORMED,
+	                            TRYST_ERR_RECORD_SIGNATURE,
+	                            TRYST_ERR_RECORD_WRONG_KEY,
+	                            TRYST_ERR_RECORD_EXPIRED,
+	                            TRYST_ERR_RECORD_STALE,
+	                            TRYST_ERR_RECORD_FUTURE,
+	                            TRYST_ERR_SEAL_TRUNCATED,
+	                            TRYST_ERR_SEAL_VERSION,
+	                            TRYST_ERR_SEAL_OPEN,
+	                            TRYST_ERR_SEAL_PADDING};
 	const char *unknown = tryst_strerror(12345);
 	for (size_t i = 0; i < TRST_ARRAY_LEN(codes); i++) {
 		ck_assert_ptr_nonnull(tryst_strerror(codes[i]));
@@ -109,8 +129,8 @@ START_TEST(test_hex)
 	ck_assert_str_eq(text, "007fabff");
 	ck_assert_int_eq(trst_hex_decode("007FabfF", 8, out, sizeof out), 4);
 	ck_assert_mem_eq(in, out, 4);
-	ck_assert_int_eq(trst_hex_decode("007", 3, out, sizeof out), -1);       /* odd */
-	ck_assert_int_eq(trst_hex_decode("0g", 2, out, sizeof out), -1);        /* not hex */
+	ck_assert_int_eq(trst_hex_decode("007", 3, out, sizeof out), -1);         /* odd */
+	ck_assert_int_eq(trst_hex_decode("0g", 2, out, sizeof out), -1);          /* not hex */
 	ck_assert_int_eq(trst_hex_decode("0011223344", 10, out, sizeof out), -1); /* too long */
 }
 END_TEST

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "internal.h"
 #include "tryst.h"
 
@@ -42,6 +44,29 @@ static inline tryst_identity *tu_identity(uint8_t b)
 	memset(seed, b, sizeof seed);
 	ck_assert_int_eq(tryst_identity_from_seed(seed, &id), 0);
 	return id;
+}
+
+/* BLAKE2b-N(domain || a || b): the derivations of doc/PROTOCOL.md written
+ * out independently of src/, so tests check the library against the
+ * document rather than against itself.  b may be NULL. */
+static inline void tu_blake2b(uint8_t *out, size_t outlen, const char *domain, const uint8_t *a,
+                              size_t alen, const uint8_t *b, size_t blen)
+{
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, outlen);
+	crypto_generichash_update(&st, (const uint8_t *)domain, strlen(domain));
+	crypto_generichash_update(&st, a, alen);
+	if (b)
+		crypto_generichash_update(&st, b, blen);
+	crypto_generichash_final(&st, out, outlen);
+}
+
+/* The seal key of doc/PROTOCOL.md, "Sealing". */
+static inline void tu_seal_key(const uint8_t key[32], uint64_t epoch, uint8_t out[32])
+{
+	uint8_t e[8];
+	trst_put_u64(e, epoch);
+	tu_blake2b(out, 32, "tryst/seal/v1", key, 32, e, 8);
 }
 
 /* Run one suite in fork mode (each test in its own process, so a crash is

@@ -20,25 +20,19 @@ static void log_to_stderr(int level, const char *msg, void *user_data)
 	static const char *names[] = {"error", "warn", "info", "debug", "trace"};
 	(void)user_data;
 	fprintf(stderr, "tryst: %s: %s\n",
-		level >= 0 && level <= TRYST_LOG_TRACE ? names[level] : "log", msg);
+	        level >= 0 && level <= TRYST_LOG_TRACE ? names[level] : "log", msg);
 }
 
 int cli_common_option(int opt, const char *usage)
 {
 	switch (opt) {
-	case 'h':
-		fputs(usage, stdout);
-		return 0;
-	case 'V':
-		printf("tryst %s\n", tryst_version());
-		return 0;
+	case 'h': fputs(usage, stdout); return 0;
+	case 'V': printf("tryst %s\n", tryst_version()); return 0;
 	case 'v':
 		cli_verbose++;
 		tryst_log_set(log_to_stderr, TRYST_LOG_WARN + cli_verbose, NULL);
 		return -1;
-	default: /* getopt already said what was wrong */
-		fputs(usage, stderr);
-		return EXIT_USAGE;
+	default: /* getopt already said what was wrong */ fputs(usage, stderr); return EXIT_USAGE;
 	}
 }
 
@@ -58,24 +52,21 @@ void cli_file_error(const char *path, int err)
 	struct stat st;
 
 	switch (err) {
-	case TRYST_ERR_FILE_OPEN:
-		cli_error("%s: %s", path, strerror(errno));
-		break;
+	case TRYST_ERR_FILE_OPEN: cli_error("%s: %s", path, strerror(errno)); break;
 	case TRYST_ERR_FILE_EXISTS:
 		cli_error("%s: file already exists; not overwriting it (use --force to replace it)",
-			  path);
+		          path);
 		break;
 	case TRYST_ERR_FILE_PERMS:
 		if (stat(path, &st) == 0)
-			cli_error("%s: secret key file is readable by others (mode %04o); refusing "
-				  "to use it. Fix with: chmod 600 '%s'",
-				  path, (unsigned)(st.st_mode & 07777), path);
+			cli_error("%s: secret key file is accessible by group or others (mode %04o); refusing "
+			          "to use it. Fix with: chmod 600 '%s'",
+			          path, (unsigned)(st.st_mode & 07777), path);
 		else
 			cli_error("%s: %s; fix with: chmod 600 '%s'", path, tryst_strerror(err),
-				  path);
+			          path);
 		break;
-	default:
-		cli_error("%s: %s", path, tryst_strerror(err));
+	default: cli_error("%s: %s", path, tryst_strerror(err));
 	}
 }
 
@@ -93,7 +84,7 @@ int cli_identity_path(const char *given, char *out, size_t outlen)
 	}
 	if ((rc = tryst_identity_default_path(out, outlen)) < 0) {
 		cli_error("no identity file given and neither XDG_CONFIG_HOME nor HOME is set; "
-			  "use --identity FILE");
+		          "use --identity FILE");
 		return -1;
 	}
 	return 0;

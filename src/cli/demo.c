@@ -16,15 +16,15 @@
 #include "cli.h"
 
 static const char usage[] =
-	"Usage: tryst demo\n"
-	"Run a self-contained demonstration on this machine: create an identity in a\n"
-	"temporary file, read it back, publish a signed record sealed under the\n"
-	"key's current pointer, and let a partner who knows only the public key\n"
-	"find, open and verify it; then show tampering and replay being refused.\n"
-	"Nothing is sent over any network. Exits 0 when every step worked.\n\n"
-	"  -h, --help     show this help\n"
-	"  -V, --version  show the version\n"
-	"  -v, --verbose  log more to stderr\n";
+    "Usage: tryst demo\n"
+    "Run a self-contained demonstration on this machine: create an identity in a\n"
+    "temporary file, read it back, publish a signed record sealed under the\n"
+    "key's current pointer, and let a partner who knows only the public key\n"
+    "find, open and verify it; then show tampering and replay being refused.\n"
+    "Nothing is sent over any network. Exits 0 when every step worked.\n\n"
+    "  -h, --help     show this help\n"
+    "  -V, --version  show the version\n"
+    "  -v, --verbose  log more to stderr\n";
 
 static int step_failed(const char *what, int rc)
 {
@@ -43,7 +43,8 @@ int cmd_demo(int argc, char **argv)
 	static const struct option longopts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
 	char dir[] = "/tmp/tryst-demo.XXXXXX", path[PATH_MAX], keytext[TRYST_KEY_TEXT_LEN + 1];
 	uint8_t pk[TRYST_KEY_SIZE], found_key[TRYST_KEY_SIZE], ptr[TRYST_POINTER_SIZE];
-	uint8_t rec_buf[TRYST_RECORD_MAX_SIZE], sealed[TRYST_SEAL_MAX_SIZE], opened[TRYST_RECORD_MAX_SIZE];
+	uint8_t rec_buf[TRYST_RECORD_MAX_SIZE], sealed[TRYST_SEAL_MAX_SIZE],
+	    opened[TRYST_RECORD_MAX_SIZE];
 	size_t rec_len, sealed_len, opened_len;
 	tryst_identity *alice = NULL, *loaded = NULL;
 	tryst_record rec, got;
@@ -109,7 +110,7 @@ int cmd_demo(int argc, char **argv)
 	uint64_t epoch = tryst_epoch_of(now / 1000000u);
 	tryst_pointer(TRYST_POINTER_RECORD, pk, epoch, ptr);
 	if ((rc = tryst_seal(pk, epoch, rec_buf, rec_len, NULL, sealed, sizeof sealed,
-			     &sealed_len)) < 0) {
+	                     &sealed_len)) < 0) {
 		step_failed("seal", rc);
 		goto out;
 	}
@@ -131,14 +132,15 @@ int cmd_demo(int argc, char **argv)
 		goto out;
 	}
 	if ((rc = tryst_unseal(found_key, epoch, sealed, sealed_len, opened, sizeof opened,
-			       &opened_len)) < 0 ||
-	    (rc = tryst_record_decode(opened, opened_len, found_key, 0, tryst_now_us(), &got)) < 0) {
+	                       &opened_len)) < 0 ||
+	    (rc = tryst_record_decode(opened, opened_len, found_key, 0, tryst_now_us(), &got)) <
+	        0) {
 		step_failed("open record", rc);
 		goto out;
 	}
 	char addr[INET6_ADDRSTRLEN];
 	inet_ntop(AF_INET, &((struct sockaddr_in *)&got.candidates[0].addr)->sin_addr, addr,
-		  sizeof addr);
+	          sizeof addr);
 	printf("   opened and verified: seq %llu, first candidate %s:%u\n",
 	       (unsigned long long)got.seq, addr,
 	       ntohs(((struct sockaddr_in *)&got.candidates[0].addr)->sin_port));

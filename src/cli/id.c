@@ -8,21 +8,21 @@
 #include "cli.h"
 
 static const char usage[] =
-	"Usage: tryst id [-i FILE] [--json]\n"
-	"Print the public key of an identity: the address others dial.\n\n"
-	"  -i, --identity FILE  the identity file (default: the one 'tryst keygen' makes)\n"
-	"      --json           print {\"key\":...} instead of the bare key\n"
-	"  -h, --help           show this help\n"
-	"  -V, --version        show the version\n"
-	"  -v, --verbose        log more to stderr\n";
+    "Usage: tryst id [-i FILE] [--json]\n"
+    "Print the public key of an identity: the address others dial.\n\n"
+    "  -i, --identity FILE  the identity file (default: the one 'tryst keygen' makes)\n"
+    "      --json           print {\"key\":...} instead of the bare key\n"
+    "  -h, --help           show this help\n"
+    "  -V, --version        show the version\n"
+    "  -v, --verbose        log more to stderr\n";
 
 int cmd_id(int argc, char **argv)
 {
 	enum { OPT_JSON = 256 };
 	static const struct option longopts[] = {{"identity", required_argument, NULL, 'i'},
-						 {"json", no_argument, NULL, OPT_JSON},
-						 CLI_COMMON_LONGOPTS,
-						 {NULL, 0, NULL, 0}};
+	                                         {"json", no_argument, NULL, OPT_JSON},
+	                                         CLI_COMMON_LONGOPTS,
+	                                         {NULL, 0, NULL, 0}};
 	const char *file = NULL;
 	int json = 0, opt, rc;
 	char keytext[TRYST_KEY_TEXT_LEN + 1];

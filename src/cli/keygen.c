@@ -9,25 +9,27 @@
 #include "cli.h"
 
 static const char usage[] =
-	"Usage: tryst keygen [-o FILE] [--force] [--json]\n"
-	"Create a new identity (Ed25519 key pair) and print its public key.\n\n"
-	"  -o, --output FILE  where to write the secret key (mode 0600); default\n"
-	"                     $XDG_CONFIG_HOME/tryst/identity or ~/.config/tryst/identity\n"
-	"  -f, --force        replace an existing file (the old key is lost)\n"
-	"      --json         print {\"key\":...,\"file\":...} instead of the bare key\n"
-	"  -h, --help         show this help\n"
-	"  -V, --version      show the version\n"
-	"  -v, --verbose      log more to stderr\n\n"
-	"The public key (56 characters) is what you give to the people who will\n"
-	"connect to you. Keep the file secret; nobody ever needs it but you.\n";
+    "Usage: tryst keygen [-o FILE] [--force] [--json]\n"
+    "Create a new identity (Ed25519 key pair) and print its public key.\n\n"
+    "  -o, --output FILE  where to write the secret key (mode 0600); default\n"
+    "                     $XDG_CONFIG_HOME/tryst/identity or ~/.config/tryst/identity\n"
+    "  -f, --force        replace an existing file (the old key is lost)\n"
+    "      --json         print {\"key\":...,\"file\":...} instead of the bare key\n"
+    "  -h, --help         show this help\n"
+    "  -V, --version      show the version\n"
+    "  -v, --verbose      log more to stderr\n\n"
+    "The public key (56 characters) is what you give to the people who will\n"
+    "connect to you. Keep the file secret; nobody ever needs it but you.\n";
 
 int cmd_keygen(int argc, char **argv)
 {
 	enum { OPT_JSON = 256 };
-	static const struct option longopts[] = {
-		{"output", required_argument, NULL, 'o'}, {"identity", required_argument, NULL, 'o'},
-		{"force", no_argument, NULL, 'f'},        {"json", no_argument, NULL, OPT_JSON},
-		CLI_COMMON_LONGOPTS,                      {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {{"output", required_argument, NULL, 'o'},
+	                                         {"identity", required_argument, NULL, 'o'},
+	                                         {"force", no_argument, NULL, 'f'},
+	                                         {"json", no_argument, NULL, OPT_JSON},
+	                                         CLI_COMMON_LONGOPTS,
+	                                         {NULL, 0, NULL, 0}};
 	const char *out = NULL;
 	int force = 0, json = 0, opt, rc;
 	char path[PATH_MAX], keytext[TRYST_KEY_TEXT_LEN + 1];
@@ -55,8 +57,7 @@ int cmd_keygen(int argc, char **argv)
 		cli_error("cannot generate a key: %s", tryst_strerror(rc));
 		return EXIT_FAILURE;
 	}
-	rc = tryst_identity_save(id, path,
-				 TRYST_SAVE_MKDIRS | (force ? TRYST_SAVE_OVERWRITE : 0));
+	rc = tryst_identity_save(id, path, TRYST_SAVE_MKDIRS | (force ? TRYST_SAVE_OVERWRITE : 0));
 	if (rc < 0) {
 		cli_file_error(path, rc);
 		tryst_identity_free(id);

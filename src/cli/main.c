@@ -9,9 +9,9 @@
 #include "cli.h"
 
 static const struct cli_command commands[] = {
-	{"keygen", "create an identity (an Ed25519 key pair)", cmd_keygen},
-	{"id", "print the public key of an identity", cmd_id},
-	{"demo", "show identities, records, pointers and sealing, self-contained", cmd_demo},
+    {"keygen", "create an identity (an Ed25519 key pair)", cmd_keygen},
+    {"id", "print the public key of an identity", cmd_id},
+    {"demo", "show identities, records, pointers and sealing, self-contained", cmd_demo},
 };
 
 static void usage(FILE *f)

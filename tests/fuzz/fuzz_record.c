@@ -31,8 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	tryst_identity_public_key(id, key);
 	if (tryst_record_encode(&rec, id, buf, sizeof buf, &len) != 0)
 		abort();
-	if (len != size || memcmp(buf, data, 2) != 0 || memcmp(buf + 2 + 32, data + 2 + 32,
-							       signed_len - 34) != 0)
+	if (len != size || memcmp(buf, data, 2) != 0 ||
+	    memcmp(buf + 2 + 32, data + 2 + 32, signed_len - 34) != 0)
 		abort();
 	if (memcmp(buf + 2, key, 32) != 0)
 		abort();

@@ -22,8 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	epoch = 490896 + data[0];
 	(void)tryst_unseal(key, epoch, data + 1, size - 1, out, sizeof out, &out_len);
 	if (size - 1 >= 1 && size - 1 <= TRYST_RECORD_MAX_SIZE) {
-		if (tryst_seal(key, epoch, data + 1, size - 1, NULL,
-			       sealed, sizeof sealed, &sealed_len) != 0)
+		if (tryst_seal(key, epoch, data + 1, size - 1, NULL, sealed, sizeof sealed,
+		               &sealed_len) != 0)
 			abort();
 		if (tryst_unseal(key, epoch, sealed, sealed_len, out, sizeof out, &out_len) != 0 ||
 		    out_len != size - 1 || memcmp(out, data + 1, out_len) != 0)
