@@ -80,6 +80,9 @@ enum tryst_error {
 	TRYST_ERR_SEAL_OPEN = -42,      /* authentication failed: not for this
 	                                   key and pointer, or tampered */
 	TRYST_ERR_SEAL_PADDING = -43,   /* inner length or padding invalid */
+	/* connections and streams */
+	TRYST_ERR_FLOW_CONTROL = -90, /* the peer sent more than we allowed */
+	TRYST_ERR_FINAL_SIZE = -91,   /* the peer changed a stream's final size */
 };
 
 /* An English description of an error code ("unknown error" for others).

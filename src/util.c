@@ -49,6 +49,8 @@ TRYST_EXPORT const char *tryst_strerror(int err)
 	case TRYST_ERR_SEAL_OPEN:
 		return "sealed record does not open with this key (tampered or not ours)";
 	case TRYST_ERR_SEAL_PADDING: return "sealed record has invalid padding";
+	case TRYST_ERR_FLOW_CONTROL: return "peer exceeded the flow control limit";
+	case TRYST_ERR_FINAL_SIZE: return "peer changed the final size of a stream";
 	}
 	return "unknown error";
 }
