@@ -83,6 +83,12 @@ enum tryst_error {
 	/* connections and streams */
 	TRYST_ERR_FLOW_CONTROL = -90, /* the peer sent more than we allowed */
 	TRYST_ERR_FINAL_SIZE = -91,   /* the peer changed a stream's final size */
+	TRYST_ERR_STREAM_LIMIT = -92, /* the peer allows no more streams now */
+	TRYST_ERR_STREAM_STATE = -93, /* not possible in the stream's state */
+	TRYST_ERR_CLOSED = -94,       /* the connection is closed */
+	TRYST_ERR_CLOSED_BY_PEER = -95, /* the peer closed with an error code */
+	TRYST_ERR_TIMEOUT = -96,      /* no answer, or silence past the idle timeout */
+	TRYST_ERR_STREAM_RESET = -97, /* the peer reset the stream */
 };
 
 /* An English description of an error code ("unknown error" for others).
@@ -328,6 +334,169 @@ TRYST_EXPORT int tryst_seal(const uint8_t key[TRYST_KEY_SIZE], uint64_t epoch,
 TRYST_EXPORT int tryst_unseal(const uint8_t key[TRYST_KEY_SIZE], uint64_t epoch,
                               const uint8_t *sealed, size_t len, uint8_t *out, size_t outcap,
                               size_t *outlen);
+
+
+/* ------------------------------------------------------------------ */
+/* Nodes, connections and streams                                      */
+/* ------------------------------------------------------------------ */
+
+/* A node is one identity on one UDP socket, attached to the caller's
+ * libevent event_base: it dials and accepts connections.  A connection is
+ * mutually authenticated (Noise IK over the two identities) and
+ * encrypted; it carries any number of reliable, ordered byte streams,
+ * which either side may open, and unreliable datagrams.  The library runs
+ * no loop and no thread of its own: everything happens in callbacks of the
+ * caller's event_base, so every function below must be called from the
+ * thread that runs that base.
+ *
+ * Timers: pacing needs timers accurate to tens of microseconds.  Create
+ * the base with EVENT_BASE_FLAG_PRECISE_TIMER (event_config_set_flag);
+ * with the default coarse timers transfers still work but are slower. */
+
+struct event_base;
+struct bufferevent;
+
+typedef struct tryst_node tryst_node;
+typedef struct tryst_conn tryst_conn;
+typedef struct tryst_stream tryst_stream;
+
+enum tryst_cc {
+	TRYST_CC_CUBIC = 0, /* RFC 9438: the default, fair to TCP */
+	TRYST_CC_BBR = 1,   /* model-based, keeps throughput under random loss */
+};
+
+enum tryst_conn_event {
+	TRYST_CONN_ESTABLISHED = 1, /* handshake done: streams may be opened */
+	TRYST_CONN_CLOSED = 2,      /* over; err says why (0: closed cleanly) */
+};
+
+/* An incoming connection from `peer_key` at `from`: return 0 to accept,
+ * anything else to refuse (the dialer hears nothing). */
+typedef int (*tryst_accept_fn)(tryst_node *node, const uint8_t peer_key[TRYST_KEY_SIZE],
+                               const struct sockaddr *from, void *user_data);
+/* A connection was established or closed.  After TRYST_CONN_CLOSED the
+ * handle stays valid until tryst_conn_free() (which may be called from
+ * this callback). */
+typedef void (*tryst_conn_fn)(tryst_conn *conn, int event, int err, void *user_data);
+/* The peer opened a stream.  The application owns it and frees it with
+ * tryst_stream_free(). */
+typedef void (*tryst_stream_fn)(tryst_conn *conn, tryst_stream *stream, void *user_data);
+/* An unreliable datagram arrived; `data` is valid during the call. */
+typedef void (*tryst_datagram_fn)(tryst_conn *conn, const uint8_t *data, size_t len,
+                                  void *user_data);
+
+struct tryst_node_config {
+	const tryst_identity *identity; /* required; the node keeps a copy */
+	const char *bind_address;       /* NULL: every address, IPv6 and IPv4 */
+	uint16_t port;                  /* 0: the kernel picks (tryst_node_port) */
+	int congestion_control;         /* enum tryst_cc */
+	uint32_t handshake_timeout_ms;  /* give up dialing after this (10 000) */
+	uint32_t idle_timeout_ms;       /* close after this much silence (60 000) */
+	uint32_t keepalive_ms;          /* PING after this much quiet (15 000, <= 25 s
+	                                   keeps NAT bindings); 0: none */
+	size_t stream_window;           /* receive window per stream (4 MiB) */
+	size_t conn_window;             /* receive window per connection (16 MiB) */
+	size_t stream_send_buffer;      /* unacknowledged bytes kept per stream (4 MiB) */
+	uint32_t max_streams;           /* streams a peer may have open (1024) */
+	size_t max_udp_payload;         /* path MTU probing ceiling (1452) */
+	tryst_accept_fn accept;         /* NULL: refuse every incoming connection */
+	tryst_conn_fn on_conn;          /* events of every connection (may be NULL) */
+	tryst_stream_fn on_stream;      /* streams the peer opens (NULL: refused) */
+	tryst_datagram_fn on_datagram;  /* datagrams (NULL: dropped) */
+	void *user_data;                /* passed to the callbacks above */
+};
+
+/* Fill `cfg` with the defaults shown above (identity NULL: set it). */
+TRYST_EXPORT void tryst_node_config_default(struct tryst_node_config *cfg);
+
+/* Create a node: bind its UDP socket and attach it to `base`.  The config
+ * is copied (the identity too).  Errors: TRYST_ERR_INVALID,
+ * TRYST_ERR_NOMEM, TRYST_ERR_SYSTEM (the socket could not be bound; errno
+ * says why). */
+TRYST_EXPORT int tryst_node_new(struct event_base *base, const struct tryst_node_config *cfg,
+                                tryst_node **out);
+
+/* Close every connection at once (no goodbye) and free the node.  NULL is
+ * fine.  Not from one of the node's callbacks. */
+TRYST_EXPORT void tryst_node_free(tryst_node *node);
+
+/* The UDP port the node is bound to. */
+TRYST_EXPORT uint16_t tryst_node_port(const tryst_node *node);
+
+/* Dial `key` at one or more addresses (the handshake goes to all of them;
+ * the first answer wins).  The result arrives through on_conn of the node
+ * config: TRYST_CONN_ESTABLISHED, or TRYST_CONN_CLOSED with
+ * TRYST_ERR_TIMEOUT when nobody holding `key` answered within the
+ * handshake timeout (the address is unreachable, or the node there has
+ * another key).  Copies the addresses.  Errors: TRYST_ERR_INVALID,
+ * TRYST_ERR_KEY_INVALID, TRYST_ERR_NOMEM. */
+TRYST_EXPORT int tryst_node_connect(tryst_node *node, const uint8_t key[TRYST_KEY_SIZE],
+                                    const struct sockaddr_storage *addrs, size_t n_addrs,
+                                    void *conn_user_data, tryst_conn **out);
+
+/* Per-connection user data (defaults to the node's user_data). */
+TRYST_EXPORT void tryst_conn_set_user_data(tryst_conn *conn, void *user_data);
+TRYST_EXPORT void *tryst_conn_user_data(const tryst_conn *conn);
+TRYST_EXPORT tryst_node *tryst_conn_node(const tryst_conn *conn);
+/* The peer's authenticated public key (TRYST_KEY_SIZE bytes, valid while
+ * the handle is). */
+TRYST_EXPORT const uint8_t *tryst_conn_peer_key(const tryst_conn *conn);
+/* The peer's current address. */
+TRYST_EXPORT const struct sockaddr *tryst_conn_peer_address(const tryst_conn *conn,
+                                                            socklen_t *len);
+
+/* Close cleanly: the peer is told (with `code` and `reason`), streams end
+ * with an error; TRYST_CONN_CLOSED follows.  Safe to call twice. */
+TRYST_EXPORT void tryst_conn_close(tryst_conn *conn, uint64_t code, const char *reason);
+/* Release the handle.  An open connection is closed first (as above, but
+ * no callback follows).  NULL is fine. */
+TRYST_EXPORT void tryst_conn_free(tryst_conn *conn);
+
+struct tryst_conn_info {
+	uint64_t rtt_us, min_rtt_us;    /* smoothed and minimum round-trip time */
+	uint64_t cwnd, bytes_in_flight; /* congestion window, bytes */
+	uint64_t mtu;                   /* current maximum datagram size */
+	uint64_t packets_sent, packets_received, packets_lost;
+	uint64_t bytes_sent, bytes_received;               /* UDP payload */
+	uint64_t stream_bytes_sent, stream_bytes_received; /* application bytes */
+	uint64_t handshake_us;          /* time from dial or first packet to established */
+	uint64_t key_updates;
+};
+TRYST_EXPORT void tryst_conn_get_info(const tryst_conn *conn, struct tryst_conn_info *info);
+
+/* Send an unreliable datagram (at most tryst_conn_datagram_max() bytes).
+ * Errors: TRYST_ERR_INVALID (too big), TRYST_ERR_AGAIN (queue full),
+ * TRYST_ERR_CLOSED. */
+TRYST_EXPORT int tryst_conn_send_datagram(tryst_conn *conn, const uint8_t *data, size_t len);
+TRYST_EXPORT size_t tryst_conn_datagram_max(const tryst_conn *conn);
+
+/* Open a stream.  Errors: TRYST_ERR_STREAM_LIMIT (the peer allows no more
+ * open streams now; retry when one closes), TRYST_ERR_CLOSED,
+ * TRYST_ERR_NOMEM. */
+TRYST_EXPORT int tryst_stream_open(tryst_conn *conn, tryst_stream **out);
+
+/* The stream as a libevent bufferevent (one end of a bufferevent_pair,
+ * owned by the stream: do not free it).  Write to send; read what
+ * arrives.  The peer finishing its side shows up as BEV_EVENT_EOF after
+ * the last byte; a reset or a closed connection as BEV_EVENT_ERROR
+ * (tryst_stream_error() says which).  To finish our side (half-close),
+ * call bufferevent_flush(bev, EV_WRITE, BEV_FINISHED) or
+ * tryst_stream_shutdown().  Flow control: what the application does not
+ * read stays in the bufferevent's input and the peer is held back. */
+TRYST_EXPORT struct bufferevent *tryst_stream_bufferevent(tryst_stream *stream);
+TRYST_EXPORT uint64_t tryst_stream_id(const tryst_stream *stream);
+TRYST_EXPORT tryst_conn *tryst_stream_conn(const tryst_stream *stream);
+/* Finish our side after what was written so far (FIN). */
+TRYST_EXPORT int tryst_stream_shutdown(tryst_stream *stream);
+/* Abandon the stream in both directions with an application error code
+ * (RESET_STREAM and STOP_SENDING). */
+TRYST_EXPORT int tryst_stream_reset(tryst_stream *stream, uint64_t code);
+/* Why the stream failed: TRYST_ERR_STREAM_RESET (then *code, if not NULL,
+ * gets the peer's code), TRYST_ERR_CLOSED, or 0. */
+TRYST_EXPORT int tryst_stream_error(const tryst_stream *stream, uint64_t *code);
+/* Release the stream (and its bufferevent).  Unsent data is still sent
+ * and a FIN follows unless the stream was reset.  NULL is fine. */
+TRYST_EXPORT void tryst_stream_free(tryst_stream *stream);
 
 #ifdef __cplusplus
 }

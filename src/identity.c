@@ -71,6 +71,16 @@ TRYST_EXPORT void tryst_identity_free(tryst_identity *id)
 	trst_free(id);
 }
 
+int trst_identity_dup(const tryst_identity *id, tryst_identity **out)
+{
+	tryst_identity *copy = trst_calloc(1, sizeof *copy);
+	if (!copy)
+		return TRYST_ERR_NOMEM;
+	*copy = *id;
+	*out = copy;
+	return 0;
+}
+
 TRYST_EXPORT void tryst_identity_public_key(const tryst_identity *id, uint8_t key[TRYST_KEY_SIZE])
 {
 	memcpy(key, id->pk, TRYST_KEY_SIZE);

@@ -67,4 +67,7 @@ long trst_hex_decode(const char *in, size_t len, uint8_t *out, size_t outcap);
  * *signed_len is the number of bytes the signature covers. */
 int trst_record_parse(const uint8_t *buf, size_t len, tryst_record *out, size_t *signed_len);
 
+/* A copy of an identity (for objects that keep their own). */
+int trst_identity_dup(const tryst_identity *id, tryst_identity **out);
+
 #endif

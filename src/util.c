@@ -51,6 +51,12 @@ TRYST_EXPORT const char *tryst_strerror(int err)
 	case TRYST_ERR_SEAL_PADDING: return "sealed record has invalid padding";
 	case TRYST_ERR_FLOW_CONTROL: return "peer exceeded the flow control limit";
 	case TRYST_ERR_FINAL_SIZE: return "peer changed the final size of a stream";
+	case TRYST_ERR_STREAM_LIMIT: return "peer allows no more streams now";
+	case TRYST_ERR_STREAM_STATE: return "not possible in the stream's state";
+	case TRYST_ERR_CLOSED: return "connection is closed";
+	case TRYST_ERR_CLOSED_BY_PEER: return "peer closed the connection with an error";
+	case TRYST_ERR_TIMEOUT: return "timed out";
+	case TRYST_ERR_STREAM_RESET: return "peer reset the stream";
 	}
 	return "unknown error";
 }

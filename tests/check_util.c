@@ -35,7 +35,13 @@ START_TEST(test_strerror_distinct)
 	                            TRYST_ERR_SEAL_OPEN,
 	                            TRYST_ERR_SEAL_PADDING,
 	                            TRYST_ERR_FLOW_CONTROL,
-	                            TRYST_ERR_FINAL_SIZE};
+	                            TRYST_ERR_FINAL_SIZE,
+	                            TRYST_ERR_STREAM_LIMIT,
+	                            TRYST_ERR_STREAM_STATE,
+	                            TRYST_ERR_CLOSED,
+	                            TRYST_ERR_CLOSED_BY_PEER,
+	                            TRYST_ERR_TIMEOUT,
+	                            TRYST_ERR_STREAM_RESET};
 	const char *unknown = tryst_strerror(12345);
 	for (size_t i = 0; i < TRST_ARRAY_LEN(codes); i++) {
 		ck_assert_ptr_nonnull(tryst_strerror(codes[i]));

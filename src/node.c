@@ -1,0 +1,1186 @@
+/*
+ * node.c: binds the sans-I/O cores to libevent: one UDP socket (udp.c),
+ * handshakes (handshake.c), connections (conn.c), their timers, and the
+ * bufferevent face of streams.  This is the only module of the transport
+ * that reads a clock or touches the event loop.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "cc.h"
+#include "conn.h"
+#include "handshake.h"
+#include "packet.h"
+#include "udp.h"
+
+#define MAX_DIAL_ADDRS 8
+#define TX_BUF (64 * 1024)
+#define GSO_MAX_BYTES 65000
+#define DIAL_FIRST_RESEND_US 500000ull /* then doubling, at most 2 s */
+#define DIAL_MAX_RESEND_US 2000000ull
+/* More unconfirmed handshakes than this: answer with cookies (DESIGN.md
+ * section 6: nothing costly for an unproven source under load). */
+#define UNDER_LOAD_PENDING 64
+/* Bytes a stream takes from its bufferevent before the flow stops. */
+#define STREAM_PULL_WATERMARK (256 * 1024)
+
+enum tc_state { TC_DIALING, TC_OPEN, TC_CLOSED };
+
+struct tryst_stream {
+	tryst_conn *conn;
+	struct trst_cstream *cs;          /* NULL once the core stream is gone */
+	struct bufferevent *ours, *theirs; /* theirs is the application's end */
+	struct tryst_stream *next, *prev;
+	int err;
+	uint64_t code;
+	uint8_t app_fin;   /* the application finished its side */
+	uint8_t fin_acked_told;
+};
+
+struct tryst_conn {
+	tryst_node *node;
+	struct tryst_conn *next, *prev;   /* every connection of the node */
+	struct tryst_conn *hnext;         /* index table chain */
+	struct tryst_conn *dnext;         /* dirty list */
+	uint8_t dirty, in_table, user_released, closed_told, confirmed;
+	int state;
+	int err;
+	uint32_t local_index;
+	uint8_t peer_key[TRYST_KEY_SIZE];
+	void *user_data;
+	struct event *timer;
+	int refs;
+
+	/* dialing */
+	trst_hs hs;
+	struct trst_hs_cookie cookie;
+	struct sockaddr_storage addrs[MAX_DIAL_ADDRS];
+	socklen_t addrlens[MAX_DIAL_ADDRS];
+	size_t n_addrs;
+	uint64_t dial_start, dial_deadline, next_resend, resend_gap;
+
+	/* open */
+	struct trst_conn *core;
+	uint64_t handshake_us;
+	struct tryst_stream *streams;
+
+	/* datagrams the socket refused for now (EAGAIN) */
+	uint8_t *pending;
+	size_t pending_len, pending_seg;
+};
+
+struct tryst_node {
+	struct event_base *base;
+	struct tryst_node_config cfg;
+	struct trst_conn_config ccfg;
+	tryst_identity *id;
+	uint8_t key[TRYST_KEY_SIZE];
+	struct trst_udp *udp;
+	trst_hs_responder *responder;
+	struct tryst_conn *conns;
+	struct tryst_conn **htab;
+	size_t hcap, hcount;
+	struct tryst_conn *dirty;
+	struct event *flush_ev;
+	size_t unconfirmed;
+	uint8_t *tx;
+	int in_flush;
+};
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- configuration ---- */
+
+TRYST_EXPORT void tryst_node_config_default(struct tryst_node_config *cfg)
+{
+	struct trst_conn_config c;
+	trst_conn_config_default(&c);
+	memset(cfg, 0, sizeof *cfg);
+	cfg->congestion_control = TRYST_CC_CUBIC;
+	cfg->handshake_timeout_ms = 10000;
+	cfg->idle_timeout_ms = (uint32_t)(c.idle_timeout_us / 1000);
+	cfg->keepalive_ms = (uint32_t)(c.keepalive_us / 1000);
+	cfg->stream_window = c.stream_window;
+	cfg->conn_window = c.conn_window;
+	cfg->stream_send_buffer = c.stream_send_buffer;
+	cfg->max_streams = (uint32_t)c.max_streams;
+	cfg->max_udp_payload = c.max_udp_payload;
+}
+
+/* ---- index table (receiver index -> connection) ---- */
+
+static size_t idx_hash(uint32_t idx, size_t cap)
+{
+	return (size_t)((idx * 2654435761u) & (cap - 1));
+}
+
+static struct tryst_conn *idx_find(tryst_node *n, uint32_t idx)
+{
+	if (!n->hcap)
+		return NULL;
+	for (struct tryst_conn *c = n->htab[idx_hash(idx, n->hcap)]; c; c = c->hnext)
+		if (c->local_index == idx)
+			return c;
+	return NULL;
+}
+
+static int idx_insert(tryst_node *n, struct tryst_conn *c)
+{
+	if (n->hcount + 1 > n->hcap) {
+		size_t cap = n->hcap ? n->hcap * 2 : 64;
+		struct tryst_conn **t = trst_calloc(cap, sizeof *t);
+		if (!t)
+			return TRYST_ERR_NOMEM;
+		for (size_t i = 0; i < n->hcap; i++)
+			for (struct tryst_conn *x = n->htab[i], *nx; x; x = nx) {
+				nx = x->hnext;
+				size_t h = idx_hash(x->local_index, cap);
+				x->hnext = t[h];
+				t[h] = x;
+			}
+		trst_free(n->htab);
+		n->htab = t;
+		n->hcap = cap;
+	}
+	/* A random index nobody else uses (WireGuard section 5.4.2). */
+	do
+		c->local_index = randombytes_random();
+	while (idx_find(n, c->local_index));
+	size_t h = idx_hash(c->local_index, n->hcap);
+	c->hnext = n->htab[h];
+	n->htab[h] = c;
+	n->hcount++;
+	c->in_table = 1;
+	return 0;
+}
+
+static void idx_remove(tryst_node *n, struct tryst_conn *c)
+{
+	if (!c->in_table)
+		return;
+	struct tryst_conn **pp = &n->htab[idx_hash(c->local_index, n->hcap)];
+	while (*pp && *pp != c)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = c->hnext;
+	n->hcount--;
+	c->in_table = 0;
+}
+
+/* ---- connection lifetime ---- */
+
+static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+static struct tryst_conn *conn_alloc(tryst_node *n)
+{
+	struct tryst_conn *c = trst_calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->node = n;
+	c->user_data = n->cfg.user_data;
+	c->refs = 1; /* the node's */
+	if (!(c->timer = evtimer_new(n->base, conn_timer_cb, c)) || idx_insert(n, c) < 0) {
+		if (c->timer)
+			event_free(c->timer);
+		trst_free(c);
+		return NULL;
+	}
+	c->next = n->conns;
+	if (n->conns)
+		n->conns->prev = c;
+	n->conns = c;
+	return c;
+}
+
+static void stream_detach_all(struct tryst_conn *c, int err);
+
+static void conn_destroy(struct tryst_conn *c)
+{
+	tryst_node *n = c->node;
+	idx_remove(n, c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (n->conns == c)
+		n->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	/* unlink from the dirty list */
+	for (struct tryst_conn **pp = &n->dirty; *pp; pp = &(*pp)->dnext)
+		if (*pp == c) {
+			*pp = c->dnext;
+			break;
+		}
+	stream_detach_all(c, TRYST_ERR_CLOSED);
+	if (c->state == TC_OPEN && !c->confirmed && n->unconfirmed)
+		n->unconfirmed--;
+	trst_conn_free(c->core);
+	trst_hs_wipe(&c->hs);
+	event_free(c->timer);
+	trst_free(c->pending);
+	trst_free(c);
+}
+
+static void conn_unref(struct tryst_conn *c)
+{
+	if (--c->refs == 0)
+		conn_destroy(c);
+}
+
+/* Tell the application once that the connection is over. */
+static void conn_closed(struct tryst_conn *c, int err)
+{
+	if (c->state == TC_CLOSED)
+		return;
+	c->state = TC_CLOSED;
+	c->err = err;
+	stream_detach_all(c, err ? err : TRYST_ERR_CLOSED);
+	if (!c->closed_told && !c->user_released && c->node->cfg.on_conn) {
+		c->closed_told = 1;
+		c->node->cfg.on_conn(c, TRYST_CONN_CLOSED, err, c->user_data);
+	}
+}
+
+static void mark_dirty(struct tryst_conn *c)
+{
+	if (c->dirty)
+		return;
+	c->dirty = 1;
+	c->dnext = c->node->dirty;
+	c->node->dirty = c;
+	if (!c->node->in_flush)
+		event_active(c->node->flush_ev, EV_WRITE, 0);
+}
+
+/* ---- sending ---- */
+
+/* Send `len` bytes of `seg`-sized datagrams; keep them on EAGAIN. */
+static int conn_send(struct tryst_conn *c, const uint8_t *buf, size_t len, size_t seg)
+{
+	socklen_t alen;
+	const struct sockaddr *to = trst_conn_peer_addr(c->core, &alen);
+	size_t sent = 0;
+	int rc = trst_udp_send(c->node->udp, to, alen, buf, len, seg, &sent);
+	if (rc == TRYST_ERR_AGAIN) {
+		/* Whole datagrams the kernel took are gone; keep the rest. */
+		size_t done = seg ? sent * seg : 0;
+		if (done > len)
+			done = len;
+		if (!c->pending && !(c->pending = malloc(TX_BUF)))
+			return 0; /* drop: recovery will resend */
+		memcpy(c->pending, buf + done, len - done);
+		c->pending_len = len - done;
+		c->pending_seg = seg;
+		return TRYST_ERR_AGAIN;
+	}
+	/* Other errors (unreachable, no route) are the path's: the packets
+	 * count as lost and recovery deals with it. */
+	return 0;
+}
+
+static void conn_arm_timer(struct tryst_conn *c, uint64_t now)
+{
+	uint64_t d = UINT64_MAX;
+	if (c->state == TC_DIALING)
+		d = c->next_resend < c->dial_deadline ? c->next_resend : c->dial_deadline;
+	else if (c->core)
+		d = trst_conn_deadline(c->core);
+	if (d == UINT64_MAX) {
+		evtimer_del(c->timer);
+		return;
+	}
+	uint64_t wait = d > now ? d - now : 0;
+	struct timeval tv = {(time_t)(wait / 1000000), (suseconds_t)(wait % 1000000)};
+	evtimer_add(c->timer, &tv);
+}
+
+/* Write and send everything the connection may send now, batching
+ * full-size datagrams for GSO. */
+static void conn_flush(struct tryst_conn *c)
+{
+	tryst_node *n = c->node;
+	uint64_t now = mono_us();
+
+	if (c->state == TC_OPEN && c->core) {
+		if (c->pending_len) {
+			uint8_t *p = c->pending;
+			size_t len = c->pending_len;
+			c->pending_len = 0;
+			c->pending = NULL;
+			int rc = conn_send(c, p, len, c->pending_seg);
+			free(p);
+			if (rc == TRYST_ERR_AGAIN)
+				goto out;
+		}
+		for (;;) {
+			size_t mtu = trst_conn_mtu(c->core), total = 0, seg = 0;
+			unsigned count = 0;
+			while (count < TRST_UDP_MAX_SEGMENTS && total + mtu <= GSO_MAX_BYTES) {
+				size_t k = trst_conn_write(c->core, n->tx + total, TX_BUF - total, now);
+				if (!k)
+					break;
+				if (count == 0) {
+					seg = k;
+				} else if (k > seg) {
+					/* bigger (a path MTU probe): cannot join this
+					 * batch; send the batch, then it alone */
+					if (conn_send(c, n->tx, total, seg) == TRYST_ERR_AGAIN) {
+						/* keep the probe too: append after the batch */
+						goto out;
+					}
+					memmove(n->tx, n->tx + total, k);
+					total = 0;
+					count = 0;
+					seg = k;
+				}
+				total += k;
+				count++;
+				if (k < seg || k < mtu)
+					break; /* a short one ends a GSO batch */
+			}
+			if (!count)
+				break;
+			if (conn_send(c, n->tx, total, count > 1 ? seg : 0) == TRYST_ERR_AGAIN)
+				break;
+		}
+	}
+out:
+	if (c->core && trst_conn_is_closed(c->core)) {
+		conn_closed(c, c->err);
+		idx_remove(n, c);
+		evtimer_del(c->timer);
+		return;
+	}
+	conn_arm_timer(c, now);
+}
+
+static void flush_dirty(tryst_node *n)
+{
+	n->in_flush = 1;
+	while (n->dirty) {
+		struct tryst_conn *c = n->dirty;
+		n->dirty = c->dnext;
+		c->dirty = 0;
+		c->refs++;
+		conn_flush(c);
+		conn_unref(c);
+	}
+	n->in_flush = 0;
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	flush_dirty(arg);
+}
+
+static void udp_writable_cb(struct trst_udp *u, void *arg)
+{
+	tryst_node *n = arg;
+	(void)u;
+	for (struct tryst_conn *c = n->conns; c; c = c->next)
+		if (c->pending_len)
+			mark_dirty(c);
+	flush_dirty(n);
+}
+
+/* ---- dialing ---- */
+
+static size_t make_tparams(tryst_node *n, uint8_t *out)
+{
+	struct trst_tparams tp;
+	trst_conn_config_tparams(&n->ccfg, &tp);
+	return trst_tparams_encode(&tp, out);
+}
+
+static void dial_send(struct tryst_conn *c, uint64_t now_real)
+{
+	uint8_t msg[TRST_HS_INITIATION_SIZE], tp[TRST_TPARAMS_MAX_SIZE];
+	size_t len, tplen = make_tparams(c->node, tp);
+	if (trst_hs_initiate(&c->hs, c->node->id, c->peer_key, c->local_index, tp, tplen,
+	                     &c->cookie, now_real, msg, sizeof msg, &len) < 0)
+		return;
+	for (size_t i = 0; i < c->n_addrs; i++)
+		trst_udp_send(c->node->udp, (struct sockaddr *)&c->addrs[i], c->addrlens[i], msg, len,
+		              0, NULL);
+}
+
+TRYST_EXPORT int tryst_node_connect(tryst_node *n, const uint8_t key[TRYST_KEY_SIZE],
+                                    const struct sockaddr_storage *addrs, size_t n_addrs,
+                                    void *conn_user_data, tryst_conn **out)
+{
+	struct tryst_conn *c;
+
+	if (!n || !key || !addrs || !n_addrs || !out)
+		return TRYST_ERR_INVALID;
+	if (!crypto_core_ed25519_is_valid_point(key))
+		return TRYST_ERR_KEY_INVALID;
+	if (!(c = conn_alloc(n)))
+		return TRYST_ERR_NOMEM;
+	c->refs++; /* the application's */
+	c->state = TC_DIALING;
+	c->user_data = conn_user_data;
+	memcpy(c->peer_key, key, TRYST_KEY_SIZE);
+	for (size_t i = 0; i < n_addrs && c->n_addrs < MAX_DIAL_ADDRS; i++) {
+		socklen_t l = addrs[i].ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+		                                             : sizeof(struct sockaddr_in);
+		if (addrs[i].ss_family != AF_INET && addrs[i].ss_family != AF_INET6)
+			continue;
+		memcpy(&c->addrs[c->n_addrs], &addrs[i], l);
+		c->addrlens[c->n_addrs++] = l;
+	}
+	if (!c->n_addrs) {
+		c->refs = 1;
+		conn_unref(c);
+		return TRYST_ERR_INVALID;
+	}
+	uint64_t now = mono_us();
+	c->dial_start = now;
+	c->dial_deadline = now + (uint64_t)n->cfg.handshake_timeout_ms * 1000;
+	c->resend_gap = DIAL_FIRST_RESEND_US;
+	c->next_resend = now + c->resend_gap;
+	dial_send(c, tryst_now_us());
+	conn_arm_timer(c, now);
+	*out = c;
+	return 0;
+}
+
+/* ---- connection callbacks from the core ---- */
+
+static void core_stream_opened(void *ud, struct trst_cstream *s);
+static void core_stream_data(void *ud, struct trst_cstream *s, const uint8_t *d, size_t len);
+static void core_stream_fin(void *ud, struct trst_cstream *s);
+static void core_stream_reset(void *ud, struct trst_cstream *s, uint64_t code);
+static void core_stream_stop(void *ud, struct trst_cstream *s, uint64_t code);
+static void core_stream_writable(void *ud, struct trst_cstream *s);
+static void core_stream_closed(void *ud, struct trst_cstream *s);
+
+static void core_datagram(void *ud, const uint8_t *data, size_t len)
+{
+	struct tryst_conn *c = ud;
+	if (c->node->cfg.on_datagram && !c->user_released)
+		c->node->cfg.on_datagram(c, data, len, c->user_data);
+}
+
+static void core_closed(void *ud, int err, uint64_t code, const uint8_t *reason, size_t rlen)
+{
+	struct tryst_conn *c = ud;
+	(void)code;
+	if (err)
+		TRST_LOG(TRYST_LOG_INFO, "connection closed: %s (%.*s)", tryst_strerror(err),
+		         (int)rlen, reason ? (const char *)reason : "");
+	conn_closed(c, err);
+}
+
+static const struct trst_conn_callbacks core_cbs = {
+	.stream_opened = core_stream_opened,
+	.stream_data = core_stream_data,
+	.stream_fin = core_stream_fin,
+	.stream_reset = core_stream_reset,
+	.stream_stop = core_stream_stop,
+	.stream_writable = core_stream_writable,
+	.stream_closed = core_stream_closed,
+	.datagram = core_datagram,
+	.closed = core_closed,
+};
+
+static int negotiate_aead(uint64_t theirs)
+{
+	struct trst_tparams mine;
+	uint64_t aes = 1u << (TRST_AEAD_AES256_GCM - 1);
+	trst_conn_config_tparams(&(struct trst_conn_config){0}, &mine);
+	return (mine.aeads & theirs & aes) ? TRST_AEAD_AES256_GCM : TRST_AEAD_CHACHA20_POLY1305;
+}
+
+static int open_core(struct tryst_conn *c, const struct trst_hs_result *res,
+                     const struct sockaddr *from, socklen_t fromlen, int role, uint64_t now)
+{
+	struct trst_tparams tp;
+	struct trst_conn_keys keys;
+	int rc;
+
+	if ((rc = trst_tparams_decode(res->payload, res->payload_len, &tp)) < 0)
+		return rc;
+	keys.aead = negotiate_aead(tp.aeads);
+	memcpy(keys.send_secret, res->send_key, 32);
+	memcpy(keys.recv_secret, res->recv_key, 32);
+	keys.local_index = res->local_index;
+	keys.remote_index = res->remote_index;
+	rc = trst_conn_new(&c->node->ccfg, role, &keys, res->peer, &tp, from, fromlen, &core_cbs, c,
+	                   now, &c->core);
+	sodium_memzero(&keys, sizeof keys);
+	if (rc < 0)
+		return rc;
+	memcpy(c->peer_key, res->peer, TRYST_KEY_SIZE);
+	c->state = TC_OPEN;
+	return 0;
+}
+
+/* ---- receiving ---- */
+
+static void on_response(tryst_node *n, const uint8_t *msg, size_t len,
+                        const struct sockaddr *from, socklen_t fromlen)
+{
+	struct trst_hs_result res;
+	if (len < 9)
+		return;
+	/* The receiver index follows the type and sender index. */
+	uint32_t idx = trst_get_u32(msg + 5);
+	struct tryst_conn *c = idx_find(n, idx);
+	if (!c || c->state != TC_DIALING)
+		return;
+	if (trst_hs_consume_response(&c->hs, msg, len, &res) < 0)
+		return;
+	uint64_t now = mono_us();
+	int rc = open_core(c, &res, from, fromlen, TRST_ROLE_INITIATOR, now);
+	sodium_memzero(&res, sizeof res);
+	if (rc < 0) {
+		conn_closed(c, rc);
+		return;
+	}
+	c->handshake_us = now - c->dial_start;
+	c->confirmed = 1;
+	mark_dirty(c); /* the first packet confirms the handshake to the peer */
+	if (n->cfg.on_conn)
+		n->cfg.on_conn(c, TRYST_CONN_ESTABLISHED, 0, c->user_data);
+}
+
+static void on_cookie(tryst_node *n, const uint8_t *msg, size_t len)
+{
+	if (len < 5)
+		return;
+	uint32_t idx = trst_get_u32(msg + 1);
+	struct tryst_conn *c = idx_find(n, idx);
+	uint8_t out[TRST_HS_INITIATION_SIZE];
+	size_t outlen;
+	if (!c || c->state != TC_DIALING ||
+	    trst_hs_consume_cookie(&c->hs, msg, len, tryst_now_us(), &c->cookie) < 0)
+		return;
+	if (trst_hs_resend(&c->hs, &c->cookie, tryst_now_us(), out, sizeof out, &outlen) < 0)
+		return;
+	for (size_t i = 0; i < c->n_addrs; i++)
+		trst_udp_send(n->udp, (struct sockaddr *)&c->addrs[i], c->addrlens[i], out, outlen,
+		              0, NULL);
+}
+
+static void on_initiation(tryst_node *n, const uint8_t *msg, size_t len,
+                          const struct sockaddr *from, socklen_t fromlen)
+{
+	trst_hs hs;
+	uint8_t reply[TRST_HS_RESPONSE_MAX], tp[TRST_TPARAMS_MAX_SIZE];
+	size_t rlen;
+	struct trst_hs_result res;
+
+	int rc = trst_hs_responder_consume(n->responder, &hs, msg, len, (const uint8_t *)from,
+	                                   fromlen, n->unconfirmed >= UNDER_LOAD_PENDING,
+	                                   tryst_now_us(), reply, sizeof reply, &rlen);
+	if (rc == TRYST_ERR_HS_COOKIE) {
+		trst_udp_send(n->udp, from, fromlen, reply, rlen, 0, NULL);
+		return;
+	}
+	if (rc < 0)
+		return;
+	if (!n->cfg.accept || n->cfg.accept(n, hs.peer, from, n->cfg.user_data) != 0) {
+		trst_hs_wipe(&hs);
+		return;
+	}
+	/* A new initiation replaces an earlier one from the same key that
+	 * never got confirmed (our response was lost). */
+	for (struct tryst_conn *o = n->conns; o; o = o->next)
+		if (o->state == TC_OPEN && !o->confirmed &&
+		    memcmp(o->peer_key, hs.peer, TRYST_KEY_SIZE) == 0) {
+			o->state = TC_CLOSED;
+			n->unconfirmed--;
+			o->confirmed = 1; /* so destroy does not count it again */
+			conn_unref(o);
+			break;
+		}
+	struct tryst_conn *c = conn_alloc(n);
+	if (!c) {
+		trst_hs_wipe(&hs);
+		return;
+	}
+	uint64_t now = mono_us();
+	size_t tplen = make_tparams(n, tp);
+	if (trst_hs_respond(&hs, c->local_index, tp, tplen, reply, sizeof reply, &rlen, &res) < 0 ||
+	    open_core(c, &res, from, fromlen, TRST_ROLE_RESPONDER, now) < 0) {
+		sodium_memzero(&res, sizeof res);
+		trst_hs_wipe(&hs);
+		conn_unref(c);
+		return;
+	}
+	sodium_memzero(&res, sizeof res);
+	c->dial_start = now;
+	n->unconfirmed++;
+	trst_udp_send(n->udp, from, fromlen, reply, rlen, 0, NULL);
+	conn_arm_timer(c, now);
+}
+
+static void on_data(tryst_node *n, uint8_t *pkt, size_t len, const struct sockaddr *from,
+                    socklen_t fromlen, uint64_t now)
+{
+	uint32_t idx;
+	if (trst_pkt_peek_index(pkt, len, &idx) < 0)
+		return;
+	struct tryst_conn *c = idx_find(n, idx);
+	if (!c || c->state != TC_OPEN || !c->core)
+		return;
+	if (trst_conn_recv(c->core, pkt, len, from, fromlen, now) < 0)
+		return; /* not authentic: as if it never came */
+	if (!c->confirmed) {
+		/* The first authentic packet from the initiator proves it
+		 * completed the handshake: now the application hears of it. */
+		c->confirmed = 1;
+		n->unconfirmed--;
+		c->handshake_us = now - c->dial_start;
+		c->refs++; /* the application's */
+		if (n->cfg.on_conn)
+			n->cfg.on_conn(c, TRYST_CONN_ESTABLISHED, 0, c->user_data);
+	}
+	mark_dirty(c);
+}
+
+static void udp_recv_cb(struct trst_udp *u, const struct trst_udp_rx *msgs, size_t count,
+                        void *arg)
+{
+	tryst_node *n = arg;
+	uint64_t now = mono_us();
+	(void)u;
+	n->in_flush = 1; /* flush once after the whole batch */
+	for (size_t i = 0; i < count; i++) {
+		const struct trst_udp_rx *m = &msgs[i];
+		if (!m->len)
+			continue;
+		switch (m->data[0]) {
+		case TRST_HS_TYPE_INITIATION:
+			on_initiation(n, m->data, m->len, m->from, m->fromlen);
+			break;
+		case TRST_HS_TYPE_RESPONSE:
+			on_response(n, m->data, m->len, m->from, m->fromlen);
+			break;
+		case TRST_HS_TYPE_COOKIE:
+			on_cookie(n, m->data, m->len);
+			break;
+		default:
+			/* Packets are opened in place: the batch buffers are ours
+			 * until the callback returns. */
+			on_data(n, (uint8_t *)m->data, m->len, m->from, m->fromlen, now);
+			break;
+		}
+	}
+	n->in_flush = 0;
+	flush_dirty(n);
+}
+
+static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tryst_conn *c = arg;
+	uint64_t now = mono_us();
+	(void)fd;
+	(void)what;
+	c->refs++;
+	if (c->state == TC_DIALING) {
+		if (now >= c->dial_deadline) {
+			trst_hs_wipe(&c->hs);
+			conn_closed(c, TRYST_ERR_TIMEOUT);
+			idx_remove(c->node, c);
+		} else if (now >= c->next_resend) {
+			c->resend_gap = c->resend_gap * 2 > DIAL_MAX_RESEND_US ? DIAL_MAX_RESEND_US
+			                                                       : c->resend_gap * 2;
+			c->next_resend = now + c->resend_gap;
+			dial_send(c, tryst_now_us());
+			conn_arm_timer(c, now);
+		} else {
+			conn_arm_timer(c, now);
+		}
+	} else if (c->state == TC_OPEN && c->core) {
+		trst_conn_timeout(c->core, now);
+		conn_flush(c);
+		/* An unconfirmed responder-side connection that died is freed
+		 * at once: the application never saw it. */
+		if (c->state == TC_CLOSED && !c->confirmed) {
+			c->confirmed = 1;
+			c->node->unconfirmed--;
+			conn_unref(c);
+		}
+	}
+	conn_unref(c);
+}
+
+/* ---- node ---- */
+
+TRYST_EXPORT int tryst_node_new(struct event_base *base, const struct tryst_node_config *cfg,
+                                tryst_node **out)
+{
+	tryst_node *n;
+	int rc;
+	uint8_t pk[TRYST_KEY_SIZE];
+
+	if (!base || !cfg || !cfg->identity || !out)
+		return TRYST_ERR_INVALID;
+	if (tryst_init() < 0)
+		return TRYST_ERR_CRYPTO;
+	if (!(n = trst_calloc(1, sizeof *n)))
+		return TRYST_ERR_NOMEM;
+	n->base = base;
+	n->cfg = *cfg;
+	n->cfg.identity = NULL;
+	n->cfg.bind_address = NULL;
+	if ((rc = trst_identity_dup(cfg->identity, &n->id)) < 0)
+		goto fail;
+	tryst_identity_public_key(n->id, pk);
+	memcpy(n->key, pk, sizeof pk);
+
+	trst_conn_config_default(&n->ccfg);
+	n->ccfg.cc = cfg->congestion_control == TRYST_CC_BBR ? TRST_CC_BBR : TRST_CC_CUBIC;
+	if (cfg->idle_timeout_ms)
+		n->ccfg.idle_timeout_us = (uint64_t)cfg->idle_timeout_ms * 1000;
+	n->ccfg.keepalive_us = (uint64_t)cfg->keepalive_ms * 1000;
+	if (cfg->stream_window)
+		n->ccfg.stream_window = cfg->stream_window;
+	if (cfg->conn_window)
+		n->ccfg.conn_window = cfg->conn_window;
+	if (cfg->stream_send_buffer)
+		n->ccfg.stream_send_buffer = cfg->stream_send_buffer;
+	if (cfg->max_streams)
+		n->ccfg.max_streams = cfg->max_streams;
+	if (cfg->max_udp_payload)
+		n->ccfg.max_udp_payload = cfg->max_udp_payload;
+	if (!n->cfg.handshake_timeout_ms)
+		n->cfg.handshake_timeout_ms = 10000;
+
+	rc = TRYST_ERR_NOMEM;
+	if (!(n->tx = malloc(TX_BUF)) || !(n->flush_ev = event_new(base, -1, 0, flush_cb, n)))
+		goto fail;
+	if ((rc = trst_hs_responder_new(&n->responder, n->id, tryst_now_us())) < 0)
+		goto fail;
+
+	struct sockaddr_storage bind;
+	const struct sockaddr *bind_addr = NULL;
+	if (cfg->bind_address) {
+		memset(&bind, 0, sizeof bind);
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&bind;
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&bind;
+		if (evutil_inet_pton(AF_INET6, cfg->bind_address, &s6->sin6_addr) == 1) {
+			s6->sin6_family = AF_INET6;
+			s6->sin6_port = htons(cfg->port);
+		} else if (evutil_inet_pton(AF_INET, cfg->bind_address, &s4->sin_addr) == 1) {
+			s4->sin_family = AF_INET;
+			s4->sin_port = htons(cfg->port);
+		} else {
+			rc = TRYST_ERR_INVALID;
+			goto fail;
+		}
+		bind_addr = (struct sockaddr *)&bind;
+	}
+	struct trst_udp_callbacks ucb = {
+		.recv = udp_recv_cb,
+		.writable = udp_writable_cb,
+	};
+	if ((rc = trst_udp_new(base, bind_addr, cfg->port, &ucb, n, &n->udp)) < 0)
+		goto fail;
+	*out = n;
+	return 0;
+fail:
+	tryst_node_free(n);
+	return rc;
+}
+
+TRYST_EXPORT void tryst_node_free(tryst_node *n)
+{
+	if (!n)
+		return;
+	while (n->conns) {
+		struct tryst_conn *c = n->conns;
+		c->refs = 1;
+		conn_unref(c);
+	}
+	trst_free(n->htab);
+	trst_udp_free(n->udp);
+	trst_hs_responder_free(n->responder);
+	if (n->flush_ev)
+		event_free(n->flush_ev);
+	free(n->tx);
+	tryst_identity_free(n->id);
+	trst_free(n);
+}
+
+TRYST_EXPORT uint16_t tryst_node_port(const tryst_node *n)
+{
+	return trst_udp_local_port(n->udp);
+}
+
+/* ---- connection API ---- */
+
+TRYST_EXPORT void tryst_conn_set_user_data(tryst_conn *c, void *user_data)
+{
+	c->user_data = user_data;
+}
+
+TRYST_EXPORT void *tryst_conn_user_data(const tryst_conn *c)
+{
+	return c->user_data;
+}
+
+TRYST_EXPORT tryst_node *tryst_conn_node(const tryst_conn *c)
+{
+	return c->node;
+}
+
+TRYST_EXPORT const uint8_t *tryst_conn_peer_key(const tryst_conn *c)
+{
+	return c->peer_key;
+}
+
+TRYST_EXPORT const struct sockaddr *tryst_conn_peer_address(const tryst_conn *c, socklen_t *len)
+{
+	if (c->core)
+		return trst_conn_peer_addr(c->core, len);
+	if (len)
+		*len = c->addrlens[0];
+	return (const struct sockaddr *)&c->addrs[0];
+}
+
+TRYST_EXPORT void tryst_conn_close(tryst_conn *c, uint64_t code, const char *reason)
+{
+	if (!c)
+		return;
+	if (c->state == TC_DIALING) {
+		trst_hs_wipe(&c->hs);
+		conn_closed(c, 0);
+		idx_remove(c->node, c);
+		evtimer_del(c->timer);
+		return;
+	}
+	if (c->state == TC_OPEN && c->core) {
+		trst_conn_close(c->core, code, reason, mono_us());
+		mark_dirty(c);
+	}
+}
+
+TRYST_EXPORT void tryst_conn_free(tryst_conn *c)
+{
+	if (!c || c->user_released)
+		return;
+	c->user_released = 1;
+	if (c->state != TC_CLOSED)
+		tryst_conn_close(c, 0, "");
+	/* The node keeps it until the closing period is over. */
+	conn_unref(c);
+}
+
+TRYST_EXPORT void tryst_conn_get_info(const tryst_conn *c, struct tryst_conn_info *info)
+{
+	struct trst_conn_stats st;
+	memset(info, 0, sizeof *info);
+	info->handshake_us = c->handshake_us;
+	if (!c->core)
+		return;
+	trst_conn_get_stats(c->core, &st);
+	info->rtt_us = st.srtt_us;
+	info->min_rtt_us = st.min_rtt_us;
+	info->cwnd = st.cwnd;
+	info->bytes_in_flight = st.bytes_in_flight;
+	info->mtu = st.mtu;
+	info->packets_sent = st.packets_sent;
+	info->packets_received = st.packets_received;
+	info->packets_lost = st.packets_lost;
+	info->bytes_sent = st.bytes_sent;
+	info->bytes_received = st.bytes_received;
+	info->stream_bytes_sent = st.stream_bytes_sent;
+	info->stream_bytes_received = st.stream_bytes_received;
+	info->key_updates = st.key_updates;
+}
+
+TRYST_EXPORT int tryst_conn_send_datagram(tryst_conn *c, const uint8_t *data, size_t len)
+{
+	if (c->state != TC_OPEN || !c->core)
+		return TRYST_ERR_CLOSED;
+	int rc = trst_conn_send_datagram(c->core, data, len);
+	if (rc == 0)
+		mark_dirty(c);
+	return rc;
+}
+
+TRYST_EXPORT size_t tryst_conn_datagram_max(const tryst_conn *c)
+{
+	return c->core ? trst_conn_datagram_max(c->core) : 0;
+}
+
+/* ---- streams ---- */
+
+static void stream_pull(struct tryst_stream *st);
+
+static void ours_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	stream_pull(arg);
+}
+
+static void ours_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct tryst_stream *st = arg;
+	(void)bev;
+	if (what & BEV_EVENT_EOF) { /* the application finished writing */
+		st->app_fin = 1;
+		stream_pull(st);
+	}
+}
+
+/* The application drained bytes from its end: flow-control credit. */
+static void theirs_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct tryst_stream *st = arg;
+	(void)buf;
+	if (info->n_deleted && st->cs) {
+		trst_conn_stream_consumed(st->cs, info->n_deleted);
+		mark_dirty(st->conn);
+	}
+}
+
+/* Move what the application wrote into the stream's send buffer, as far
+ * as it has room; finish the stream once everything is in. */
+static void stream_pull(struct tryst_stream *st)
+{
+	if (!st->cs)
+		return;
+	struct evbuffer *in = bufferevent_get_input(st->ours);
+	int moved = 0;
+	while (evbuffer_get_length(in)) {
+		size_t room = trst_conn_stream_room(st->cs);
+		if (!room)
+			break;
+		struct evbuffer_iovec v;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		size_t n = v.iov_len < room ? v.iov_len : room;
+		long k = trst_conn_stream_write(st->cs, v.iov_base, n);
+		if (k <= 0)
+			break;
+		evbuffer_drain(in, (size_t)k);
+		moved = 1;
+	}
+	if (st->app_fin && !evbuffer_get_length(in)) {
+		trst_conn_stream_finish(st->cs);
+		moved = 1;
+	}
+	if (moved)
+		mark_dirty(st->conn);
+}
+
+static struct tryst_stream *stream_wrap(struct tryst_conn *c, struct trst_cstream *cs)
+{
+	struct tryst_stream *st = trst_calloc(1, sizeof *st);
+	struct bufferevent *pair[2];
+	if (!st)
+		return NULL;
+	if (bufferevent_pair_new(c->node->base, BEV_OPT_DEFER_CALLBACKS, pair) < 0) {
+		trst_free(st);
+		return NULL;
+	}
+	st->conn = c;
+	st->cs = cs;
+	st->ours = pair[0];
+	st->theirs = pair[1];
+	trst_cstream_set_user(cs, st);
+	bufferevent_setcb(st->ours, ours_read_cb, NULL, ours_event_cb, st);
+	bufferevent_setwatermark(st->ours, EV_READ, 0, STREAM_PULL_WATERMARK);
+	bufferevent_enable(st->ours, EV_READ | EV_WRITE);
+	bufferevent_enable(st->theirs, EV_READ | EV_WRITE);
+	evbuffer_add_cb(bufferevent_get_input(st->theirs), theirs_input_cb, st);
+	st->next = c->streams;
+	if (c->streams)
+		c->streams->prev = st;
+	c->streams = st;
+	return st;
+}
+
+static void stream_fail(struct tryst_stream *st, int err, uint64_t code)
+{
+	if (st->err)
+		return;
+	st->err = err;
+	st->code = code;
+	bufferevent_trigger_event(st->theirs, BEV_EVENT_ERROR | BEV_EVENT_READING,
+	                          BEV_TRIG_DEFER_CALLBACKS);
+}
+
+static void stream_detach_all(struct tryst_conn *c, int err)
+{
+	for (struct tryst_stream *st = c->streams; st; st = st->next) {
+		if (st->cs) {
+			trst_cstream_set_user(st->cs, NULL);
+			st->cs = NULL;
+		}
+		stream_fail(st, err, 0);
+	}
+}
+
+static void core_stream_opened(void *ud, struct trst_cstream *cs)
+{
+	struct tryst_conn *c = ud;
+	struct tryst_stream *st;
+	if (!c->node->cfg.on_stream || c->user_released || !(st = stream_wrap(c, cs))) {
+		trst_conn_stream_reset(cs, 0);
+		trst_conn_stream_release(cs);
+		return;
+	}
+	c->node->cfg.on_stream(c, st, c->user_data);
+}
+
+static void core_stream_data(void *ud, struct trst_cstream *cs, const uint8_t *d, size_t len)
+{
+	struct tryst_stream *st = trst_cstream_user(cs);
+	(void)ud;
+	if (!st) {
+		trst_conn_stream_consumed(cs, len);
+		return;
+	}
+	/* Into our end's output: the pair moves it to the application's
+	 * input; credit comes back as the application drains it. */
+	evbuffer_add(bufferevent_get_output(st->ours), d, len);
+}
+
+static void core_stream_fin(void *ud, struct trst_cstream *cs)
+{
+	struct tryst_stream *st = trst_cstream_user(cs);
+	(void)ud;
+	if (st)
+		bufferevent_flush(st->ours, EV_WRITE, BEV_FINISHED);
+}
+
+static void core_stream_reset(void *ud, struct trst_cstream *cs, uint64_t code)
+{
+	struct tryst_stream *st = trst_cstream_user(cs);
+	(void)ud;
+	if (st)
+		stream_fail(st, TRYST_ERR_STREAM_RESET, code);
+}
+
+static void core_stream_stop(void *ud, struct trst_cstream *cs, uint64_t code)
+{
+	struct tryst_stream *st = trst_cstream_user(cs);
+	(void)ud;
+	if (st)
+		stream_fail(st, TRYST_ERR_STREAM_RESET, code);
+}
+
+static void core_stream_writable(void *ud, struct trst_cstream *cs)
+{
+	struct tryst_stream *st = trst_cstream_user(cs);
+	(void)ud;
+	if (st)
+		stream_pull(st);
+}
+
+static void core_stream_closed(void *ud, struct trst_cstream *cs)
+{
+	struct tryst_stream *st = trst_cstream_user(cs);
+	(void)ud;
+	if (st)
+		st->cs = NULL;
+}
+
+TRYST_EXPORT int tryst_stream_open(tryst_conn *c, tryst_stream **out)
+{
+	struct trst_cstream *cs;
+	struct tryst_stream *st;
+	int rc;
+
+	if (!c || !out)
+		return TRYST_ERR_INVALID;
+	if (c->state != TC_OPEN || !c->core)
+		return TRYST_ERR_CLOSED;
+	if ((rc = trst_conn_stream_open(c->core, &cs)) < 0) {
+		if (rc == TRYST_ERR_STREAM_LIMIT)
+			mark_dirty(c); /* tell the peer we are blocked */
+		return rc;
+	}
+	if (!(st = stream_wrap(c, cs))) {
+		trst_conn_stream_release(cs);
+		return TRYST_ERR_NOMEM;
+	}
+	*out = st;
+	return 0;
+}
+
+TRYST_EXPORT struct bufferevent *tryst_stream_bufferevent(tryst_stream *st)
+{
+	return st->theirs;
+}
+
+TRYST_EXPORT uint64_t tryst_stream_id(const tryst_stream *st)
+{
+	return st->cs ? trst_cstream_id(st->cs) : UINT64_MAX;
+}
+
+TRYST_EXPORT tryst_conn *tryst_stream_conn(const tryst_stream *st)
+{
+	return st->conn;
+}
+
+TRYST_EXPORT int tryst_stream_shutdown(tryst_stream *st)
+{
+	if (!st)
+		return TRYST_ERR_INVALID;
+	bufferevent_flush(st->theirs, EV_WRITE, BEV_FINISHED);
+	st->app_fin = 1;
+	stream_pull(st);
+	return 0;
+}
+
+TRYST_EXPORT int tryst_stream_reset(tryst_stream *st, uint64_t code)
+{
+	if (!st)
+		return TRYST_ERR_INVALID;
+	if (st->cs) {
+		trst_conn_stream_reset(st->cs, code);
+		trst_conn_stream_stop(st->cs, code);
+		mark_dirty(st->conn);
+	}
+	return 0;
+}
+
+TRYST_EXPORT int tryst_stream_error(const tryst_stream *st, uint64_t *code)
+{
+	if (code)
+		*code = st->code;
+	return st->err;
+}
+
+TRYST_EXPORT void tryst_stream_free(tryst_stream *st)
+{
+	if (!st)
+		return;
+	struct tryst_conn *c = st->conn;
+	if (st->cs) {
+		stream_pull(st);
+		trst_cstream_set_user(st->cs, NULL);
+		trst_conn_stream_release(st->cs);
+		mark_dirty(c);
+	}
+	if (st->prev)
+		st->prev->next = st->next;
+	else
+		c->streams = st->next;
+	if (st->next)
+		st->next->prev = st->prev;
+	evbuffer_remove_cb(bufferevent_get_input(st->theirs), theirs_input_cb, st);
+	bufferevent_free(st->theirs);
+	bufferevent_free(st->ours);
+	trst_free(st);
+}
