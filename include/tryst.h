@@ -481,8 +481,11 @@ TRYST_EXPORT int tryst_stream_open(tryst_conn *conn, tryst_stream **out);
  * the last byte; a reset or a closed connection as BEV_EVENT_ERROR
  * (tryst_stream_error() says which).  To finish our side (half-close),
  * call bufferevent_flush(bev, EV_WRITE, BEV_FINISHED) or
- * tryst_stream_shutdown().  Flow control: what the application does not
- * read stays in the bufferevent's input and the peer is held back. */
+ * tryst_stream_shutdown(); once the peer has acknowledged everything
+ * written and the end, the event callback gets
+ * BEV_EVENT_EOF | BEV_EVENT_WRITING.  Flow control: what the application
+ * does not read stays in the bufferevent's input and the peer is held
+ * back. */
 TRYST_EXPORT struct bufferevent *tryst_stream_bufferevent(tryst_stream *stream);
 TRYST_EXPORT uint64_t tryst_stream_id(const tryst_stream *stream);
 TRYST_EXPORT tryst_conn *tryst_stream_conn(const tryst_stream *stream);

@@ -716,10 +716,14 @@ static void on_acked_frame(struct trst_conn *c, const struct trst_sent_frame *sf
 		if (!(s = stream_find(c, sf->id)))
 			return;
 		size_t room_before = trst_send_room(&s->send);
+		int done_before = trst_send_done(&s->send);
 		trst_send_acked(&s->send, sf->offset, sf->len, sf->fin);
 		if (!room_before && trst_send_room(&s->send) && c->cb.stream_writable &&
 		    !s->reset_sent)
 			c->cb.stream_writable(c->ud, s);
+		if (!done_before && trst_send_done(&s->send) && c->cb.stream_sent &&
+		    !s->reset_sent)
+			c->cb.stream_sent(c->ud, s);
 		stream_maybe_free(c, s);
 		break;
 	case TRST_FRAME_RESET_STREAM:

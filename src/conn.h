@@ -73,6 +73,8 @@ struct trst_conn_callbacks {
 	void (*stream_stop)(void *ud, struct trst_cstream *s, uint64_t code);
 	/* Room freed in the send buffer. */
 	void (*stream_writable)(void *ud, struct trst_cstream *s);
+	/* Everything written on the stream, FIN included, is acknowledged. */
+	void (*stream_sent)(void *ud, struct trst_cstream *s);
 	/* The stream is done in both directions and released: forget it. */
 	void (*stream_closed)(void *ud, struct trst_cstream *s);
 	/* An unreliable datagram arrived. */

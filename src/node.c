@@ -225,6 +225,9 @@ static void conn_destroy(struct tryst_conn *c)
 			break;
 		}
 	stream_detach_all(c, TRYST_ERR_CLOSED);
+	/* Handles of streams the application did not free die with it. */
+	while (c->streams)
+		tryst_stream_free(c->streams);
 	if (c->state == TC_OPEN && !c->confirmed && n->unconfirmed)
 		n->unconfirmed--;
 	trst_conn_free(c->core);
@@ -467,6 +470,7 @@ static void core_stream_fin(void *ud, struct trst_cstream *s);
 static void core_stream_reset(void *ud, struct trst_cstream *s, uint64_t code);
 static void core_stream_stop(void *ud, struct trst_cstream *s, uint64_t code);
 static void core_stream_writable(void *ud, struct trst_cstream *s);
+static void core_stream_sent(void *ud, struct trst_cstream *s);
 static void core_stream_closed(void *ud, struct trst_cstream *s);
 
 static void core_datagram(void *ud, const uint8_t *data, size_t len)
@@ -493,6 +497,7 @@ static const struct trst_conn_callbacks core_cbs = {
 	.stream_reset = core_stream_reset,
 	.stream_stop = core_stream_stop,
 	.stream_writable = core_stream_writable,
+	.stream_sent = core_stream_sent,
 	.stream_closed = core_stream_closed,
 	.datagram = core_datagram,
 	.closed = core_closed,
@@ -1085,6 +1090,19 @@ static void core_stream_writable(void *ud, struct trst_cstream *cs)
 	(void)ud;
 	if (st)
 		stream_pull(st);
+}
+
+/* Our FIN and everything before it is acknowledged: the application
+ * hears BEV_EVENT_EOF | BEV_EVENT_WRITING (see tryst.h). */
+static void core_stream_sent(void *ud, struct trst_cstream *cs)
+{
+	struct tryst_stream *st = trst_cstream_user(cs);
+	(void)ud;
+	if (st && !st->fin_acked_told) {
+		st->fin_acked_told = 1;
+		bufferevent_trigger_event(st->theirs, BEV_EVENT_EOF | BEV_EVENT_WRITING,
+		                          BEV_TRIG_DEFER_CALLBACKS);
+	}
 }
 
 static void core_stream_closed(void *ud, struct trst_cstream *cs)

@@ -7,6 +7,8 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include <sys/socket.h>
+
 #include "tryst.h"
 
 /* Exit statuses: 0 success, 1 failure at run time, 2 usage error. */
@@ -50,8 +52,21 @@ tryst_identity *cli_load_identity(const char *given_path);
 /* Print a JSON string literal (with quotes) for s to f. */
 void cli_json_string(FILE *f, const char *s);
 
+/* An event base with precise timers (pacing needs them). */
+struct event_base *cli_event_base(void);
+/* Parse HOST:PORT or [V6]:PORT (port required).  0 or -1. */
+int cli_parse_addr(const char *text, struct sockaddr_storage *out);
+/* Parse a key's text form, printing what is wrong with it.  0 or -1. */
+int cli_parse_key(const char *text, uint8_t key[TRYST_KEY_SIZE]);
+void cli_format_addr(const struct sockaddr *sa, char *out, size_t outlen);
+
 int cmd_keygen(int argc, char **argv);
+int cmd_listen(int argc, char **argv);
+int cmd_connect(int argc, char **argv);
 int cmd_id(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+/* The second half of the demo: two nodes on 127.0.0.1, `bytes` through a
+ * stream, hash compared.  0 or 1. */
+int demo_transfer(uint64_t bytes, int cc);
 
 #endif

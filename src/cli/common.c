@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+
+#include <event2/event.h>
+#include <event2/util.h>
 
 #include "cli.h"
 
@@ -120,4 +124,58 @@ void cli_json_string(FILE *f, const char *s)
 			fputc(c, f);
 	}
 	fputc('"', f);
+}
+
+struct event_base *cli_event_base(void)
+{
+	/* Pacing needs timers accurate to microseconds (tryst.h). */
+	struct event_config *cfg = event_config_new();
+	struct event_base *base;
+	if (!cfg)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
+int cli_parse_addr(const char *text, struct sockaddr_storage *out)
+{
+	int len = (int)sizeof *out;
+	memset(out, 0, sizeof *out);
+	if (evutil_parse_sockaddr_port(text, (struct sockaddr *)out, &len) < 0)
+		return -1;
+	if (out->ss_family == AF_INET && ((struct sockaddr_in *)out)->sin_port == 0)
+		return -1;
+	if (out->ss_family == AF_INET6 && ((struct sockaddr_in6 *)out)->sin6_port == 0)
+		return -1;
+	return 0;
+}
+
+int cli_parse_key(const char *text, uint8_t key[TRYST_KEY_SIZE])
+{
+	size_t bad = 0;
+	int rc = tryst_key_from_text(text, key, &bad);
+	if (rc == TRYST_ERR_KEY_CHAR)
+		cli_error("'%s' is not a public key: character %zu ('%c') is not in its alphabet",
+		          text, bad + 1, text[bad]);
+	else if (rc < 0)
+		cli_error("'%s' is not a public key: %s", text, tryst_strerror(rc));
+	return rc < 0 ? -1 : 0;
+}
+
+void cli_format_addr(const struct sockaddr *sa, char *out, size_t outlen)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+		evutil_inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
+		snprintf(out, outlen, "%s:%u", host, ntohs(s4->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		evutil_inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
+		snprintf(out, outlen, "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else {
+		snprintf(out, outlen, "?");
+	}
 }

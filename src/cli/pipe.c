@@ -1,0 +1,269 @@
+/*
+ * pipe.c: stdin -> stream -> peer, peer -> stream -> stdout.
+ *
+ * Backpressure: stdin is read only while the stream's bufferevent holds
+ * less than OUT_HIGH bytes; bytes for stdout are taken from the stream
+ * only while fewer than OUT_HIGH wait for a slow stdout, so a slow
+ * consumer holds the peer back through flow control instead of filling
+ * memory.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "cli.h"
+#include "pipe.h"
+
+#define OUT_HIGH (1u << 20)
+#define READ_CHUNK (256u * 1024)
+
+struct cli_pipe {
+	struct event_base *base;
+	tryst_stream *st;
+	struct bufferevent *bev;
+	int in, out;
+	int in_regular, out_regular;
+	struct event *in_ev, *out_ev, *kick;
+	struct evbuffer *outq; /* bytes waiting for a non-blocking stdout */
+	uint8_t in_eof, peer_eof, sent_acked, finished;
+	uint64_t bytes_in, bytes_out;
+	cli_pipe_done_fn done;
+	void *arg;
+};
+
+static int is_regular(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static void finish(struct cli_pipe *p, int status)
+{
+	if (p->finished)
+		return;
+	p->finished = 1;
+	if (p->in_ev)
+		event_del(p->in_ev);
+	if (p->out_ev)
+		event_del(p->out_ev);
+	p->done(p, status, p->arg);
+}
+
+static void check_done(struct cli_pipe *p)
+{
+	if (p->peer_eof && p->sent_acked && !evbuffer_get_length(p->outq))
+		finish(p, 0);
+}
+
+/* Read what stdin has, as far as the stream takes it. */
+static void pump_in(struct cli_pipe *p)
+{
+	struct evbuffer *out = bufferevent_get_output(p->bev);
+	while (!p->in_eof && evbuffer_get_length(out) < OUT_HIGH) {
+		struct evbuffer_iovec v;
+		if (evbuffer_reserve_space(out, READ_CHUNK, &v, 1) < 1)
+			break;
+		ssize_t n = read(p->in, v.iov_base, v.iov_len < READ_CHUNK ? v.iov_len : READ_CHUNK);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			v.iov_len = 0;
+			evbuffer_commit_space(out, &v, 1);
+			break;
+		}
+		if (n <= 0) {
+			if (n < 0)
+				cli_error("reading input: %s", strerror(errno));
+			v.iov_len = 0;
+			evbuffer_commit_space(out, &v, 1);
+			p->in_eof = 1;
+			tryst_stream_shutdown(p->st);
+			break;
+		}
+		v.iov_len = (size_t)n;
+		evbuffer_commit_space(out, &v, 1);
+		p->bytes_in += (uint64_t)n;
+		if (!p->in_regular)
+			break; /* a pipe: come back when it has more */
+	}
+	if (p->in_eof || !p->in_ev)
+		return;
+	/* Wait for input only while the stream has room for it. */
+	if (evbuffer_get_length(out) < OUT_HIGH)
+		event_add(p->in_ev, NULL);
+	else
+		event_del(p->in_ev);
+}
+
+static void in_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pump_in(arg);
+}
+
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pump_in(arg);
+}
+
+/* Write queued bytes to a non-blocking stdout. */
+static void flush_out(struct cli_pipe *p)
+{
+	while (evbuffer_get_length(p->outq)) {
+		int n = evbuffer_write(p->outq, p->out);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		if (n <= 0) {
+			cli_error("writing output: %s", strerror(errno));
+			finish(p, 1);
+			return;
+		}
+	}
+	if (evbuffer_get_length(p->outq))
+		event_add(p->out_ev, NULL);
+	/* Below the mark again: take more from the stream. */
+	if (evbuffer_get_length(p->outq) < OUT_HIGH)
+		bufferevent_enable(p->bev, EV_READ);
+	check_done(p);
+}
+
+static void out_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	flush_out(arg);
+}
+
+static void bev_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct cli_pipe *p = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t len = evbuffer_get_length(in);
+	p->bytes_out += len;
+	if (p->out_regular) {
+		/* A file: plain blocking writes are fine. */
+		while (evbuffer_get_length(in)) {
+			int n = evbuffer_write(in, p->out);
+			if (n <= 0) {
+				if (n < 0 && errno == EINTR)
+					continue;
+				cli_error("writing output: %s", strerror(errno));
+				finish(p, 1);
+				return;
+			}
+		}
+		return;
+	}
+	evbuffer_add_buffer(p->outq, in);
+	if (evbuffer_get_length(p->outq) >= OUT_HIGH)
+		bufferevent_disable(bev, EV_READ); /* the peer waits for stdout */
+	flush_out(p);
+}
+
+static void bev_write_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	pump_in(arg);
+}
+
+static void bev_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct cli_pipe *p = arg;
+	(void)bev;
+	if (what & BEV_EVENT_ERROR) {
+		uint64_t code;
+		int err = tryst_stream_error(p->st, &code);
+		if (err == TRYST_ERR_STREAM_RESET)
+			cli_error("the peer reset the stream (code %llu)", (unsigned long long)code);
+		else
+			cli_error("stream failed: %s", tryst_strerror(err ? err : TRYST_ERR_CLOSED));
+		finish(p, 1);
+		return;
+	}
+	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_WRITING))
+		p->sent_acked = 1;
+	else if (what & BEV_EVENT_EOF)
+		p->peer_eof = 1;
+	check_done(p);
+}
+
+struct cli_pipe *cli_pipe_start(struct event_base *base, tryst_stream *st, int in, int out,
+                                cli_pipe_done_fn done, void *arg)
+{
+	struct cli_pipe *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->base = base;
+	p->st = st;
+	p->bev = tryst_stream_bufferevent(st);
+	p->in = in;
+	p->out = out;
+	p->done = done;
+	p->arg = arg;
+	p->in_regular = is_regular(in);
+	p->out_regular = is_regular(out);
+	p->outq = evbuffer_new();
+	if (!p->in_regular) {
+		evutil_make_socket_nonblocking(in);
+		p->in_ev = event_new(base, in, EV_READ, in_cb, p);
+	}
+	if (!p->out_regular) {
+		evutil_make_socket_nonblocking(out);
+		p->out_ev = event_new(base, out, EV_WRITE, out_cb, p);
+	}
+	p->kick = event_new(base, -1, 0, kick_cb, p);
+	bufferevent_setcb(p->bev, bev_read_cb, bev_write_cb, bev_event_cb, p);
+	/* Wake the writer when the stream has taken most of what we gave. */
+	bufferevent_setwatermark(p->bev, EV_WRITE, OUT_HIGH / 2, 0);
+	bufferevent_enable(p->bev, EV_READ | EV_WRITE);
+	event_active(p->kick, 0, 0);
+	return p;
+}
+
+void cli_pipe_conn_closed(struct cli_pipe *p, int err)
+{
+	if (!err && p->peer_eof && p->in_eof && !evbuffer_get_length(p->outq)) {
+		/* The peer closed cleanly after our end arrived: done. */
+		p->sent_acked = 1;
+		check_done(p);
+		return;
+	}
+	if (!p->finished) {
+		cli_error("connection closed before the transfer finished: %s",
+		          tryst_strerror(err ? err : TRYST_ERR_CLOSED));
+		finish(p, 1);
+	}
+}
+
+uint64_t cli_pipe_bytes_in(const struct cli_pipe *p)
+{
+	return p->bytes_in;
+}
+
+uint64_t cli_pipe_bytes_out(const struct cli_pipe *p)
+{
+	return p->bytes_out;
+}
+
+void cli_pipe_free(struct cli_pipe *p)
+{
+	if (!p)
+		return;
+	if (p->in_ev)
+		event_free(p->in_ev);
+	if (p->out_ev)
+		event_free(p->out_ev);
+	event_free(p->kick);
+	evbuffer_free(p->outq);
+	free(p);
+}
