@@ -67,4 +67,9 @@ long trst_hex_decode(const char *in, size_t len, uint8_t *out, size_t outcap);
  * *signed_len is the number of bytes the signature covers. */
 int trst_record_parse(const uint8_t *buf, size_t len, tryst_record *out, size_t *signed_len);
 
+/* The X25519 key pair of an identity (its Ed25519 keys mapped to
+ * Montgomery form), for the Noise handshake.  The caller wipes `sk`.
+ * Returns 0 or TRYST_ERR_KEY_INVALID. */
+int trst_identity_x25519(const tryst_identity *id, uint8_t sk[32], uint8_t pk[32]);
+
 #endif
