@@ -399,7 +399,7 @@ struct trst_hs_responder {
 	struct trst_noise ns0; /* after the prologue and "<- s": every handshake's start */
 	uint8_t mac1_key[32], cookie_key[32];
 	uint8_t secret[32], prev_secret[32];
-	uint64_t secret_birth;
+	uint64_t secret_period; /* now / TRST_HS_COOKIE_ROTATE_US when it was drawn */
 	int have_prev;
 	uint8_t table_key[crypto_shorthash_KEYBYTES];
 	struct replay_entry table[TRST_HS_REPLAY_ENTRIES];
@@ -426,7 +426,7 @@ int trst_hs_responder_new(trst_hs_responder **out, const tryst_identity *id, uin
 	label_key(label_mac1, r->ed_pk, r->mac1_key);
 	label_key(label_cookie, r->ed_pk, r->cookie_key);
 	draw(r->secret, sizeof r->secret);
-	r->secret_birth = now;
+	r->secret_period = now / TRST_HS_COOKIE_ROTATE_US;
 	/* A secret key for the set index, so nobody can aim initiations from
 	 * made-up identities at one set to evict a victim's entry. */
 	draw(r->table_key, sizeof r->table_key);
@@ -442,23 +442,24 @@ void trst_hs_responder_free(trst_hs_responder *r)
 	trst_free(r);
 }
 
-/* Replace the cookie secret once it is TRST_HS_COOKIE_ROTATE_US old (or if
- * the clock went back).  The old one stays valid for one more period if
- * it was current until now, so every cookie is good for at least
- * TRST_HS_COOKIE_ROTATE_US after it was made. */
+/* Cookie secrets belong to periods of TRST_HS_COOKIE_ROTATE_US on the
+ * responder's clock; a cookie made in one period is accepted in it and the
+ * next, so for at least 2 minutes after it was made and at most 4.  A new
+ * period draws a new secret; the old one stays as the previous secret only
+ * if the periods are adjacent (not after a gap or a clock step back). */
 static void rotate_secret(trst_hs_responder *r, uint64_t now)
 {
-	uint64_t age = now - r->secret_birth;
+	uint64_t period = now / TRST_HS_COOKIE_ROTATE_US;
 
-	if (now >= r->secret_birth && age < TRST_HS_COOKIE_ROTATE_US)
+	if (period == r->secret_period)
 		return;
-	r->have_prev = now >= r->secret_birth && age < 2 * TRST_HS_COOKIE_ROTATE_US;
+	r->have_prev = period == r->secret_period + 1;
 	if (r->have_prev)
 		memcpy(r->prev_secret, r->secret, sizeof r->secret);
 	else
 		sodium_memzero(r->prev_secret, sizeof r->prev_secret);
 	draw(r->secret, sizeof r->secret);
-	r->secret_birth = now;
+	r->secret_period = period;
 }
 
 static void make_cookie(const uint8_t secret[32], const uint8_t *addr, size_t addr_len,

@@ -57,9 +57,9 @@
 /* A responder refuses an initiation whose timestamp is further than this
  * from its own clock, in either direction (doc/handshake.md, "Replay"). */
 #define TRST_HS_MAX_SKEW_US (120ull * 1000000ull)
-/* The responder's cookie secret is replaced this often; a cookie made
- * under the previous secret is still accepted (WireGuard whitepaper
- * section 5.4.7 uses one secret for 2 minutes). */
+/* The responder's cookie secret changes with every period this long of its
+ * clock (WireGuard whitepaper section 5.4.7 keeps one for 2 minutes); a
+ * cookie is accepted in the period it was made in and the next. */
 #define TRST_HS_COOKIE_ROTATE_US (120ull * 1000000ull)
 /* An initiator uses a cookie for this long after it arrived: the 2
  * minutes every cookie is good for, less 5 s for the reply's flight. */
