@@ -878,7 +878,7 @@ END_TEST
 START_TEST(test_api_misuse)
 {
 	trst_hs hs, idle;
-	uint8_t buf[TRST_HS_INITIATION_SIZE], reply[64], zero[32] = {0};
+	uint8_t buf[TRST_HS_INITIATION_SIZE], reply[64];
 	size_t len;
 	struct trst_hs_result res;
 	struct trst_hs_cookie c = {0};
@@ -896,6 +896,14 @@ START_TEST(test_api_misuse)
 	    TRYST_ERR_KEY_INVALID);
 	bad[0] = 1;
 	memset(bad + 1, 0, 31); /* the neutral element: order 1 */
+	ck_assert_int_eq(
+	    trst_hs_initiate(&hs, alice, bad, 1, NULL, 0, NULL, T0_US, buf, sizeof buf, &len),
+	    TRYST_ERR_KEY_INVALID);
+	/* bob's key plus a point of order 8: on the curve, but not in the
+	 * prime-order subgroup, so not an identity anyone can dial */
+	uint8_t t8[32];
+	hex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a", t8, 32);
+	ck_assert_int_eq(crypto_core_ed25519_add(bad, bob_key, t8), 0);
 	ck_assert_int_eq(
 	    trst_hs_initiate(&hs, alice, bad, 1, NULL, 0, NULL, T0_US, buf, sizeof buf, &len),
 	    TRYST_ERR_KEY_INVALID);
@@ -933,7 +941,6 @@ START_TEST(test_api_misuse)
 	trst_hs_wipe(&hs);
 	ck_assert(sodium_is_zero((const uint8_t *)&hs, sizeof hs));
 	trst_hs_wipe(NULL);
-	(void)zero;
 }
 END_TEST
 
@@ -1121,6 +1128,7 @@ START_TEST(test_vectors)
 	assert_hex(r2i_next, 32, v_r2i_next);
 	assert_hex(cookie, sizeof cookie, v_cookie_reply);
 	assert_hex(again + 419, 16, v_mac2);
+	assert_hex(c.value, 16, "eccfbb5175bf96d12480a2665d9f3755");
 }
 END_TEST
 
@@ -1144,6 +1152,14 @@ START_TEST(test_vectors_by_hand)
 	memset(er_sk, 0xe2, 32);
 	crypto_scalarmult_base(ei_pk, ei_sk);
 	crypto_scalarmult_base(er_pk, er_sk);
+	/* the derived keys doc/handshake.md lists */
+	assert_hex(alice_key, 32,
+	           "bc7cbcb5636375fa1d82434d466724d92377f53b980695dd49d26d0ce12205a5");
+	assert_hex(a_pk, 32, "c758cc62fd0bf6361a1ed43a9b684e289f60cea7891a986e006acc668ee34561");
+	assert_hex(bob_key, 32, "705fbac01f5519899f437bc42e40255ae9ab54bff00de3433af7d687d9e71ad5");
+	assert_hex(b_pk, 32, "e76c9deb04699062f797dba170461f423ab308ba33dafcb6bec1e3a6bc7b720b");
+	assert_hex(ei_pk, 32, "4c2817a9d668ed844d2f95b93b69ecb8485095783a015a424164b0d09702894f");
+	assert_hex(er_pk, 32, "19d80204bf85f3e1118e1b23410c88f0d0eeced5156f4c5bdf347b14ed7ec63f");
 
 	/* framing */
 	ck_assert_uint_eq(init[0], 0x11);
@@ -1161,6 +1177,20 @@ START_TEST(test_vectors_by_hand)
 	fix_mac1(pt, resp_len - 32, alice_key);
 	ck_assert_mem_eq(pt + resp_len - 32, resp + resp_len - 32, 16);
 	ck_assert(sodium_is_zero(resp + resp_len - 16, 16));
+
+	/* the keys of mac1 (one per receiver) and of the cookie box */
+	uint8_t lk[13 + 2 + 32];
+	memcpy(lk, "tryst/mac1/v1", 13);
+	memcpy(lk + 13, bob_key, 32);
+	crypto_generichash(k, 32, lk, 13 + 32, NULL, 0);
+	assert_hex(k, 32, "e4bd666b6446851e191bff9a0f063a9afd702c2975ce250e347d6b494c495c17");
+	memcpy(lk + 13, alice_key, 32);
+	crypto_generichash(k, 32, lk, 13 + 32, NULL, 0);
+	assert_hex(k, 32, "3648559eb4d119e887412f80610cfd34e2995e05e3c2c5c638dcde179f5b84a9");
+	memcpy(lk, "tryst/cookie/v1", 15);
+	memcpy(lk + 15, bob_key, 32);
+	crypto_generichash(k, 32, lk, 15 + 32, NULL, 0);
+	assert_hex(k, 32, "745b58bdc750c74ce079558758e49b267d26b55a30d7305e0bc1e64c0a7a4175");
 
 	/* InitializeSymmetric: the 33-byte name padded to 64, ck = h */
 	memset(h, 0, 64);
@@ -1189,7 +1219,20 @@ START_TEST(test_vectors_by_hand)
 	ck_assert_uint_eq(trst_get_u16(pt + 44), 9);
 	ck_assert_mem_eq(pt + 46, "hello bob", 9);
 	ck_assert(sodium_is_zero(pt + 55, 302 - 55));
+	assert_hex(
+	    pt, 46,
+	    "bc7cbcb5636375fa1d82434d466724d92377f53b980695dd49d26d0ce12205a5400000006955b90a"
+	    "075bca000009");
 	ref_mix_hash(h, init + 85, 318);
+	/* the state after message 1 */
+	assert_hex(
+	    h, 64,
+	    "8f127ad0e1f58a8a3e8c032522e66eede1544c3aad169a95526082f2c64495f041f10caf864e7d7b"
+	    "f3462cced2245a051d8e3f97fca347f0edd6ef273e85fb16");
+	assert_hex(
+	    ck, 64,
+	    "30275bfb54bf9b4f4685f527be4c138a966e5f4d2bb62dd6774906e21c56a4314f5beda8c7e59518"
+	    "1ab105d1c15f270aacf3bb62915d770752d522d853d27fa3");
 	/* <- e */
 	ref_mix_hash(h, er_pk, 32);
 	/* ee */

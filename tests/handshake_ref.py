@@ -6,10 +6,12 @@ tests/check_handshake).  It plays both sides, checks every mac and
 decryption, and needs only Python 3 and python3-cryptography (for X25519,
 Ed25519 and ChaCha20-Poly1305); HChaCha20, for XChaCha20-Poly1305, is
 written out below.  Not run by `make check`: it is a cross-check for whoever
-changes the protocol, and a second implementation to read.
+changes the protocol, and a second implementation to read.  With -v it
+also prints the intermediate values doc/handshake.md lists.
 """
 import hashlib
 import struct
+import sys
 
 from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -154,6 +156,7 @@ def main():
     app = b"hello bob"
     plain = a_ed + tai64n(now) + struct.pack(">H", len(app)) + app.ljust(256, b"\0")
     enc_p = i.enc(plain)
+    h1, ck1 = i.h, i.ck  # state after message 1, for the document
     init = bytes([0x11]) + struct.pack(">I", 0x11223344) + e + enc_s + enc_p
     init += mac(label_key(b"tryst/mac1/v1", b_ed), init)
     init += b"\0" * 16
@@ -202,6 +205,14 @@ def main():
     reply = bytes([0x13]) + init[1:5] + nonce + box
     mac2 = mac(cookie, init[:419])
 
+    if "-v" in sys.argv:
+        for name, v in (("alice_ed25519", a_ed), ("alice_x25519", a_pk), ("bob_ed25519", b_ed),
+                        ("bob_x25519", b_pk), ("alice_e", e), ("bob_e", e2),
+                        ("payload1_head", plain[:46]), ("h1", h1), ("ck1", ck1),
+                        ("mac1_key_bob", label_key(b"tryst/mac1/v1", b_ed)),
+                        ("mac1_key_alice", label_key(b"tryst/mac1/v1", a_ed)),
+                        ("cookie_key_bob", label_key(b"tryst/cookie/v1", b_ed))):
+            print(name, v.hex())
     for name, v in (("initiation", init), ("response", resp), ("i2r", i2r), ("r2i", r2i),
                     ("hash", i.h), ("i2r_next", ku(i2r)), ("r2i_next", ku(r2i)),
                     ("cookie_reply", reply), ("cookie", cookie), ("mac2", mac2)):
