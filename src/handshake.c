@@ -242,7 +242,7 @@ int trst_noise_decrypt_and_hash(struct trst_noise *ns, const uint8_t *in, size_t
 		return 0;
 	}
 	if (len < TAGLEN || noise_open(ns->k, ns->n, ns->h, HASHLEN, in, len, out) != 0)
-		return -1;
+		return TRYST_ERR_HS_AUTH;
 	ns->n++;
 	trst_noise_mix_hash(ns, in, len);
 	return 0;
@@ -268,10 +268,10 @@ int trst_noise_ik_write1(struct trst_noise *ns, const uint8_t s_sk[32], const ui
 	crypto_scalarmult_base(out, e_sk);
 	trst_noise_mix_hash(ns, out, DHLEN);
 	if (mix_dh(ns, e_sk, rs) < 0)
-		return -1;
+		return TRYST_ERR_HS_AUTH;
 	trst_noise_encrypt_and_hash(ns, s_pk, DHLEN, out + DHLEN);
 	if (mix_dh(ns, s_sk, rs) < 0)
-		return -1;
+		return TRYST_ERR_HS_AUTH;
 	trst_noise_encrypt_and_hash(ns, payload, len, out + DHLEN + DHLEN + TAGLEN);
 	return 0;
 }
@@ -280,15 +280,15 @@ int trst_noise_ik_read1(struct trst_noise *ns, const uint8_t s_sk[32], const uin
                         size_t len, uint8_t re[32], uint8_t rs[32], uint8_t *payload)
 {
 	if (len < DHLEN + DHLEN + TAGLEN + TAGLEN)
-		return -1;
+		return TRYST_ERR_HS_AUTH;
 	memcpy(re, msg, DHLEN);
 	trst_noise_mix_hash(ns, re, DHLEN);
 	if (mix_dh(ns, s_sk, re) < 0)
-		return -1;
+		return TRYST_ERR_HS_AUTH;
 	if (trst_noise_decrypt_and_hash(ns, msg + DHLEN, DHLEN + TAGLEN, rs) < 0)
-		return -1;
+		return TRYST_ERR_HS_AUTH;
 	if (mix_dh(ns, s_sk, rs) < 0)
-		return -1;
+		return TRYST_ERR_HS_AUTH;
 	return trst_noise_decrypt_and_hash(ns, msg + 2 * DHLEN + TAGLEN, len - 2 * DHLEN - TAGLEN,
 	                                   payload);
 }
@@ -300,7 +300,7 @@ int trst_noise_ik_write2(struct trst_noise *ns, const uint8_t e_sk[32], const ui
 	crypto_scalarmult_base(out, e_sk);
 	trst_noise_mix_hash(ns, out, DHLEN);
 	if (mix_dh(ns, e_sk, re) < 0 || mix_dh(ns, e_sk, rs) < 0)
-		return -1;
+		return TRYST_ERR_HS_AUTH;
 	trst_noise_encrypt_and_hash(ns, payload, len, out + DHLEN);
 	return 0;
 }
@@ -309,10 +309,10 @@ int trst_noise_ik_read2(struct trst_noise *ns, const uint8_t e_sk[32], const uin
                         const uint8_t *msg, size_t len, uint8_t *payload)
 {
 	if (len < DHLEN + TAGLEN)
-		return -1;
+		return TRYST_ERR_HS_AUTH;
 	trst_noise_mix_hash(ns, msg, DHLEN);
 	if (mix_dh(ns, e_sk, msg) < 0 || mix_dh(ns, s_sk, msg) < 0)
-		return -1;
+		return TRYST_ERR_HS_AUTH;
 	return trst_noise_decrypt_and_hash(ns, msg + DHLEN, len - DHLEN, payload);
 }
 

@@ -71,8 +71,8 @@
 /* ---- the Noise core (Noise spec sections 4 and 5) ----
  * Exposed so the tests can run it on the Noise project's own test vectors
  * with raw X25519 keys and another prologue; the handshake below is built
- * on it.  Functions returning int give 0 or -1 (a DH with a low-order
- * point, or a ciphertext that does not authenticate). */
+ * on it.  Functions returning int give 0 or TRYST_ERR_HS_AUTH (a DH with
+ * a low-order point, or a ciphertext that does not authenticate). */
 
 struct trst_noise {
 	uint8_t ck[TRST_HS_HASH_SIZE]; /* chaining key */
