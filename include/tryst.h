@@ -80,6 +80,22 @@ enum tryst_error {
 	TRYST_ERR_SEAL_OPEN = -42,      /* authentication failed: not for this
 	                                   key and pointer, or tampered */
 	TRYST_ERR_SEAL_PADDING = -43,   /* inner length or padding invalid */
+	/* handshake (src/handshake.c, doc/handshake.md) */
+	TRYST_ERR_HS_TRUNCATED = -50,  /* shorter than its message type */
+	TRYST_ERR_HS_TYPE = -51,       /* not the message type expected here */
+	TRYST_ERR_HS_OVERSIZE = -52,   /* longer than its message type */
+	TRYST_ERR_HS_MAC = -53,        /* mac1 or mac2 wrong: not for this key,
+					  or tampered */
+	TRYST_ERR_HS_COOKIE = -54,     /* responder under load: a cookie reply
+					  was written; the initiator retries */
+	TRYST_ERR_HS_AUTH = -55,       /* does not decrypt, or carries an invalid
+					  key or field: tampered */
+	TRYST_ERR_HS_WRONG_PEER = -56, /* response does not authenticate: the
+					  peer is not the key dialed */
+	TRYST_ERR_HS_REPLAY = -57,     /* timestamp not newer than one already
+					  accepted from that key, or a repeat */
+	TRYST_ERR_HS_STALE = -58,      /* timestamp too far from our clock */
+	TRYST_ERR_HS_INDEX = -59,      /* not for a handshake in progress here */
 	/* connections and streams */
 	TRYST_ERR_FLOW_CONTROL = -90, /* the peer sent more than we allowed */
 	TRYST_ERR_FINAL_SIZE = -91,   /* the peer changed a stream's final size */

@@ -92,6 +92,17 @@ TRYST_EXPORT void tryst_identity_sign(const tryst_identity *id, const uint8_t *m
 	crypto_sign_detached(sig, NULL, msg, len, id->sk);
 }
 
+int trst_identity_x25519(const tryst_identity *id, uint8_t sk[32], uint8_t pk[32])
+{
+	/* The birational map from Edwards to Montgomery form (RFC 7748 section
+	 * 4.1) gives the X25519 key pair that belongs to the Ed25519 one, so
+	 * one identity both signs and takes part in Noise DH. */
+	if (crypto_sign_ed25519_pk_to_curve25519(pk, id->pk) != 0)
+		return TRYST_ERR_KEY_INVALID;
+	crypto_sign_ed25519_sk_to_curve25519(sk, id->sk);
+	return 0;
+}
+
 TRYST_EXPORT int tryst_identity_default_path(char *out, size_t outlen)
 {
 	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");

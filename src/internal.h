@@ -69,5 +69,9 @@ int trst_record_parse(const uint8_t *buf, size_t len, tryst_record *out, size_t 
 
 /* A copy of an identity (for objects that keep their own). */
 int trst_identity_dup(const tryst_identity *id, tryst_identity **out);
+/* The X25519 key pair of an identity (its Ed25519 keys mapped to
+ * Montgomery form), for the Noise handshake.  The caller wipes `sk`.
+ * Returns 0 or TRYST_ERR_KEY_INVALID. */
+int trst_identity_x25519(const tryst_identity *id, uint8_t sk[32], uint8_t pk[32]);
 
 #endif

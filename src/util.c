@@ -57,6 +57,16 @@ TRYST_EXPORT const char *tryst_strerror(int err)
 	case TRYST_ERR_CLOSED_BY_PEER: return "peer closed the connection with an error";
 	case TRYST_ERR_TIMEOUT: return "timed out";
 	case TRYST_ERR_STREAM_RESET: return "peer reset the stream";
+	case TRYST_ERR_HS_TRUNCATED: return "handshake message is truncated";
+	case TRYST_ERR_HS_TYPE: return "not a handshake message of the expected type";
+	case TRYST_ERR_HS_OVERSIZE: return "handshake message is too long";
+	case TRYST_ERR_HS_MAC: return "handshake message fails its MAC check (not for this key, or tampered)";
+	case TRYST_ERR_HS_COOKIE: return "responder is under load: it sent a cookie, retry with it";
+	case TRYST_ERR_HS_AUTH: return "handshake message does not authenticate (tampered or invalid key)";
+	case TRYST_ERR_HS_WRONG_PEER: return "handshake response does not authenticate: the peer is not the key dialed";
+	case TRYST_ERR_HS_REPLAY: return "handshake message is a replay (not newer than one already accepted)";
+	case TRYST_ERR_HS_STALE: return "handshake timestamp is too far from our clock (clock skew?)";
+	case TRYST_ERR_HS_INDEX: return "handshake message is not for a handshake in progress here";
 	}
 	return "unknown error";
 }
