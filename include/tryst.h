@@ -80,6 +80,18 @@ enum tryst_error {
 	TRYST_ERR_SEAL_OPEN = -42,      /* authentication failed: not for this
 	                                   key and pointer, or tampered */
 	TRYST_ERR_SEAL_PADDING = -43,   /* inner length or padding invalid */
+	/* frames inside protected packets */
+	TRYST_ERR_FRAME_TRUNCATED = -60, /* ends inside a frame */
+	TRYST_ERR_FRAME_TYPE = -61,      /* unknown frame type */
+	TRYST_ERR_FRAME_MALFORMED = -62, /* a field holds an invalid value */
+	/* protected packets */
+	TRYST_ERR_PACKET_TRUNCATED = -63, /* shorter than header and tag */
+	TRYST_ERR_PACKET_TYPE = -64,      /* not a data packet */
+	TRYST_ERR_PACKET_AUTH = -65,      /* authentication failed: forged,
+	                                     tampered or not for this session */
+	TRYST_ERR_PACKET_REPLAY = -66,    /* duplicate, or older than the window */
+	TRYST_ERR_PACKET_LIMIT = -67,     /* a key or packet number limit is
+	                                     reached: close the connection */
 };
 
 /* An English description of an error code ("unknown error" for others).

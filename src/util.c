@@ -49,6 +49,16 @@ TRYST_EXPORT const char *tryst_strerror(int err)
 	case TRYST_ERR_SEAL_OPEN:
 		return "sealed record does not open with this key (tampered or not ours)";
 	case TRYST_ERR_SEAL_PADDING: return "sealed record has invalid padding";
+	case TRYST_ERR_FRAME_TRUNCATED: return "frame is truncated";
+	case TRYST_ERR_FRAME_TYPE: return "frame has an unknown type";
+	case TRYST_ERR_FRAME_MALFORMED: return "frame has an invalid field";
+	case TRYST_ERR_PACKET_TRUNCATED: return "packet is truncated";
+	case TRYST_ERR_PACKET_TYPE: return "not a data packet";
+	case TRYST_ERR_PACKET_AUTH:
+		return "packet does not authenticate (forged, tampered or not for this session)";
+	case TRYST_ERR_PACKET_REPLAY: return "packet is a duplicate or too old (replay)";
+	case TRYST_ERR_PACKET_LIMIT:
+		return "packet protection limit reached: the connection must be closed";
 	}
 	return "unknown error";
 }

@@ -33,7 +33,15 @@ START_TEST(test_strerror_distinct)
 	                            TRYST_ERR_SEAL_TRUNCATED,
 	                            TRYST_ERR_SEAL_VERSION,
 	                            TRYST_ERR_SEAL_OPEN,
-	                            TRYST_ERR_SEAL_PADDING};
+	                            TRYST_ERR_SEAL_PADDING,
+	                            TRYST_ERR_FRAME_TRUNCATED,
+	                            TRYST_ERR_FRAME_TYPE,
+	                            TRYST_ERR_FRAME_MALFORMED,
+	                            TRYST_ERR_PACKET_TRUNCATED,
+	                            TRYST_ERR_PACKET_TYPE,
+	                            TRYST_ERR_PACKET_AUTH,
+	                            TRYST_ERR_PACKET_REPLAY,
+	                            TRYST_ERR_PACKET_LIMIT};
 	const char *unknown = tryst_strerror(12345);
 	for (size_t i = 0; i < TRST_ARRAY_LEN(codes); i++) {
 		ck_assert_ptr_nonnull(tryst_strerror(codes[i]));
