@@ -96,6 +96,18 @@ enum tryst_error {
 					  accepted from that key, or a repeat */
 	TRYST_ERR_HS_STALE = -58,      /* timestamp too far from our clock */
 	TRYST_ERR_HS_INDEX = -59,      /* not for a handshake in progress here */
+	/* frames inside protected packets */
+	TRYST_ERR_FRAME_TRUNCATED = -60, /* ends inside a frame */
+	TRYST_ERR_FRAME_TYPE = -61,      /* unknown frame type */
+	TRYST_ERR_FRAME_MALFORMED = -62, /* a field holds an invalid value */
+	/* protected packets */
+	TRYST_ERR_PACKET_TRUNCATED = -63, /* shorter than header and tag */
+	TRYST_ERR_PACKET_TYPE = -64,      /* not a data packet */
+	TRYST_ERR_PACKET_AUTH = -65,      /* authentication failed: forged,
+	                                     tampered or not for this session */
+	TRYST_ERR_PACKET_REPLAY = -66,    /* duplicate, or older than the window */
+	TRYST_ERR_PACKET_LIMIT = -67,     /* a key or packet number limit is
+	                                     reached: close the connection */
 	/* connections and streams */
 	TRYST_ERR_FLOW_CONTROL = -90, /* the peer sent more than we allowed */
 	TRYST_ERR_FINAL_SIZE = -91,   /* the peer changed a stream's final size */

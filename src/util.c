@@ -67,6 +67,16 @@ TRYST_EXPORT const char *tryst_strerror(int err)
 	case TRYST_ERR_HS_REPLAY: return "handshake message is a replay (not newer than one already accepted)";
 	case TRYST_ERR_HS_STALE: return "handshake timestamp is too far from our clock (clock skew?)";
 	case TRYST_ERR_HS_INDEX: return "handshake message is not for a handshake in progress here";
+	case TRYST_ERR_FRAME_TRUNCATED: return "frame is truncated";
+	case TRYST_ERR_FRAME_TYPE: return "frame has an unknown type";
+	case TRYST_ERR_FRAME_MALFORMED: return "frame has an invalid field";
+	case TRYST_ERR_PACKET_TRUNCATED: return "packet is truncated";
+	case TRYST_ERR_PACKET_TYPE: return "not a data packet";
+	case TRYST_ERR_PACKET_AUTH:
+		return "packet does not authenticate (forged, tampered or not for this session)";
+	case TRYST_ERR_PACKET_REPLAY: return "packet is a duplicate or too old (replay)";
+	case TRYST_ERR_PACKET_LIMIT:
+		return "packet protection limit reached: the connection must be closed";
 	}
 	return "unknown error";
 }
