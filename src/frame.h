@@ -50,9 +50,14 @@ enum trst_frame_type {
 #define TRST_ACK_MAX_RANGES 32
 
 /* An inclusive range of packet numbers. */
+/* Shared with recovery.h: whichever header comes first defines it. */
+#ifndef TRST_ACK_RANGE_DEFINED
+#define TRST_ACK_RANGE_DEFINED
+#define TRST_ACK_RANGES_MAX 32
 struct trst_ack_range {
 	uint64_t smallest, largest;
 };
+#endif
 
 struct trst_frame {
 	uint8_t type; /* enum trst_frame_type: the base type (STREAM, DATAGRAM) */
