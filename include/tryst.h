@@ -80,6 +80,9 @@ enum tryst_error {
 	TRYST_ERR_SEAL_OPEN = -42,      /* authentication failed: not for this
 	                                   key and pointer, or tampered */
 	TRYST_ERR_SEAL_PADDING = -43,   /* inner length or padding invalid */
+	/* loss recovery (the reliable transport): the peer broke RFC 9000 */
+	TRYST_ERR_ACK_UNSENT = -70, /* peer acknowledged a packet never sent */
+	TRYST_ERR_ACK_RANGES = -71, /* ACK ranges not descending and disjoint */
 };
 
 /* An English description of an error code ("unknown error" for others).

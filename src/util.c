@@ -49,6 +49,8 @@ TRYST_EXPORT const char *tryst_strerror(int err)
 	case TRYST_ERR_SEAL_OPEN:
 		return "sealed record does not open with this key (tampered or not ours)";
 	case TRYST_ERR_SEAL_PADDING: return "sealed record has invalid padding";
+	case TRYST_ERR_ACK_UNSENT: return "peer acknowledged a packet that was never sent";
+	case TRYST_ERR_ACK_RANGES: return "peer sent ACK ranges that overlap or are out of order";
 	}
 	return "unknown error";
 }
