@@ -56,7 +56,7 @@ static void publish(struct trst_cc *cc)
 	double min = (double)trst_cc_min_window(cc);
 	if (c->cwnd < min)
 		c->cwnd = min;
-	cc->cwnd = (uint64_t)c->cwnd;
+	cc->cwnd = (uint64_t)(c->cwnd + 0.5);
 	trst_cubic_update_pacing(cc);
 }
 

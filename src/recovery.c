@@ -3,13 +3,20 @@
  * below), the RTT estimator (§5) and the delivery-rate estimator
  * (draft-cheng-iccrg-delivery-rate-estimation-02, "DRE" below).
  *
- * The ring holds sent packets in packet-number order.  A packet is
+ * The `sent` ring holds sent packets in packet-number order.  A packet is
  * OUTSTANDING until acknowledged (ACKED) or declared lost (LOST).  Settled
  * packets leave from the head only, so one still outstanding near the head
  * keeps later settled ones as tombstones; that is what lets the persistent
  * congestion check (§7.6.2) see whether anything between two lost packets
  * was acknowledged.  `scan` skips the settled prefix so that loss
  * detection costs O(outstanding) per ACK, not O(ring).
+ *
+ * A lost packet is copied to the `lost` ring, which keeps it one PTO so
+ * that a late ACK can be recognised as a spurious loss.  Both thresholds
+ * are monotonic in packet number (send times increase with it), so every
+ * detection pass declares lost a prefix of what is outstanding below the
+ * largest acknowledged: losses come in packet-number order and `lost`
+ * stays sorted for binary search, and FIFO by declaration time for expiry.
  */
 #include "config.h"
 
@@ -20,9 +27,14 @@
 
 #define RING_INITIAL 64
 
+static struct trst_sent_packet *ring_at(const struct trst_sent_ring *q, size_t i)
+{
+	return &q->p[(q->head + i) & (q->cap - 1)];
+}
+
 static struct trst_sent_packet *at(const struct trst_recovery *r, size_t i)
 {
-	return &r->ring[(r->head + i) & (r->cap - 1)];
+	return ring_at(&r->sent, i);
 }
 
 static uint64_t sat_add(uint64_t a, uint64_t b)
@@ -35,11 +47,15 @@ int trst_recovery_init(struct trst_recovery *r, struct trst_cc *cc, uint64_t max
 	if (!r || !cc)
 		return TRYST_ERR_INVALID;
 	memset(r, 0, sizeof *r);
-	r->ring = trst_calloc(RING_INITIAL, sizeof *r->ring);
-	if (!r->ring)
+	r->sent.p = trst_calloc(RING_INITIAL, sizeof *r->sent.p);
+	r->lost.p = trst_calloc(RING_INITIAL / 4, sizeof *r->lost.p);
+	if (!r->sent.p || !r->lost.p) {
+		trst_recovery_free(r);
 		return TRYST_ERR_NOMEM;
-	r->n_ring_allocs = 1;
-	r->cap = RING_INITIAL;
+	}
+	r->n_ring_allocs = 2;
+	r->sent.cap = RING_INITIAL;
+	r->lost.cap = RING_INITIAL / 4;
 	r->cc = cc;
 	r->max_ack_delay = max_ack_delay_us;
 	r->largest_acked = TRST_NEVER;
@@ -56,7 +72,8 @@ void trst_recovery_free(struct trst_recovery *r)
 {
 	if (!r)
 		return;
-	trst_free(r->ring);
+	trst_free(r->sent.p);
+	trst_free(r->lost.p);
 	memset(r, 0, sizeof *r);
 }
 
@@ -96,33 +113,39 @@ uint64_t trst_recovery_deadline(const struct trst_recovery *r)
 
 /* ---- the ring ---------------------------------------------------------- */
 
-static int grow(struct trst_recovery *r)
+static int ring_grow(struct trst_recovery *r, struct trst_sent_ring *q)
 {
-	struct trst_sent_packet *ring;
-	size_t cap = r->cap * 2;
+	struct trst_sent_packet *p;
+	size_t cap = q->cap * 2;
 
-	if (cap < r->cap || cap > SIZE_MAX / sizeof *ring)
+	if (cap < q->cap || cap > SIZE_MAX / sizeof *p)
 		return TRYST_ERR_NOMEM;
-	ring = trst_calloc(cap, sizeof *ring);
-	if (!ring)
+	p = trst_calloc(cap, sizeof *p);
+	if (!p)
 		return TRYST_ERR_NOMEM;
-	for (size_t i = 0; i < r->count; i++)
-		ring[i] = *at(r, i);
-	trst_free(r->ring);
-	r->ring = ring;
-	r->cap = cap;
-	r->head = 0;
+	for (size_t i = 0; i < q->count; i++)
+		p[i] = *ring_at(q, i);
+	trst_free(q->p);
+	q->p = p;
+	q->cap = cap;
+	q->head = 0;
 	r->n_ring_allocs++;
 	return 0;
 }
 
-/* The index of the first record with pn >= `pn` (count if none). */
-static size_t lower_bound(const struct trst_recovery *r, uint64_t pn)
+static void ring_pop(struct trst_sent_ring *q)
 {
-	size_t lo = 0, hi = r->count;
+	q->head = (q->head + 1) & (q->cap - 1);
+	q->count--;
+}
+
+/* The index of the first record with pn >= `pn` (count if none). */
+static size_t lower_bound(const struct trst_sent_ring *q, uint64_t pn)
+{
+	size_t lo = 0, hi = q->count;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (at(r, mid)->pn < pn)
+		if (ring_at(q, mid)->pn < pn)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -136,31 +159,34 @@ static void episode_end(struct trst_recovery *r, uint64_t now)
 	r->lost_expired = 0;
 }
 
-/* Let settled packets at the head go.  A lost packet is kept one PTO after
- * it was declared lost so that a late ACK for it is recognised as a
- * spurious loss; a packet that neither elicits an ACK nor counts in
- * flight (an ACK-only packet) is forgotten one PTO after it was sent, since
- * the peer never has to acknowledge it. */
+/* Let settled packets go.  From `sent`, everything settled at the head
+ * (a lost packet lives on in `lost`), and a packet that neither elicits an
+ * ACK nor counts in flight (an ACK-only packet) one PTO after it was sent,
+ * since the peer never has to acknowledge it.  From `lost`, what was
+ * declared lost more than a PTO ago, or has turned up since. */
 static void release(struct trst_recovery *r, uint64_t now)
 {
 	uint64_t keep = trst_recovery_pto(r);
 
-	while (r->count) {
+	while (r->sent.count) {
 		struct trst_sent_packet *p = at(r, 0);
+		if (p->state == TRST_SENT_OUTSTANDING &&
+		    (p->ack_eliciting || p->in_flight || now < sat_add(p->time_sent, keep)))
+			break;
+		ring_pop(&r->sent);
+		if (r->scan)
+			r->scan--;
+	}
+	while (r->lost.count) {
+		struct trst_sent_packet *p = ring_at(&r->lost, 0);
 		if (p->state == TRST_SENT_LOST) {
 			if (now < sat_add(p->lost_time, keep))
 				break;
 			r->lost_expired++;
 			if (--r->lost_pending == 0)
 				episode_end(r, now);
-		} else if (p->state == TRST_SENT_OUTSTANDING) {
-			if (p->ack_eliciting || p->in_flight || now < sat_add(p->time_sent, keep))
-				break;
 		}
-		r->head = (r->head + 1) & (r->cap - 1);
-		r->count--;
-		if (r->scan)
-			r->scan--;
+		ring_pop(&r->lost);
 	}
 }
 
@@ -183,13 +209,13 @@ int trst_recovery_on_packet_sent(struct trst_recovery *r, const struct trst_sent
 	    pkt->pn == UINT64_MAX)
 		return TRYST_ERR_INVALID;
 	release(r, pkt->time_sent);
-	if (r->count == r->cap && (rc = grow(r)) < 0)
+	if (r->sent.count == r->sent.cap && (rc = ring_grow(r, &r->sent)) < 0)
 		return rc;
 	if (pkt->pn > r->next_pn)
 		remember_skipped(r, r->next_pn, pkt->pn - 1);
 	r->next_pn = pkt->pn + 1;
 
-	p = at(r, r->count++);
+	p = at(r, r->sent.count++);
 	*p = *pkt;
 	p->state = TRST_SENT_OUTSTANDING;
 	p->lost_time = 0;
@@ -313,8 +339,13 @@ static void mark_lost(struct trst_recovery *r, struct trst_sent_packet *p,
 	p->state = TRST_SENT_LOST;
 	p->lost_time = now;
 	r->n_lost++;
-	r->lost_pending++;
 	ls->n++;
+	/* Remember it for spurious-loss detection, if there is room; without
+	 * it a late ACK for this packet is simply ignored. */
+	if (r->lost.count < r->lost.cap || ring_grow(r, &r->lost) == 0) {
+		*ring_at(&r->lost, r->lost.count++) = *p;
+		r->lost_pending++;
+	}
 	if (p->in_flight) {
 		r->bytes_in_flight -= p->size;
 		ls->loss.lost_bytes += p->size;
@@ -349,7 +380,7 @@ static void detect_lost(struct trst_recovery *r, uint64_t now,
 	               r->max_ack_delay) *
 	              TRST_PERSISTENT_CONGESTION_PTO;
 
-	for (size_t i = r->scan; i < r->count; i++) {
+	for (size_t i = r->scan; i < r->sent.count; i++) {
 		struct trst_sent_packet *p = at(r, i);
 		if (p->pn > r->largest_acked)
 			break;
@@ -380,7 +411,7 @@ static void detect_lost(struct trst_recovery *r, uint64_t now,
 		else if (p->time_sent - run_start > pc_duration)
 			ls->persistent = 1;
 	}
-	while (r->scan < r->count && at(r, r->scan)->state != TRST_SENT_OUTSTANDING)
+	while (r->scan < r->sent.count && at(r, r->scan)->state != TRST_SENT_OUTSTANDING)
 		r->scan++;
 	ls->loss.bytes_in_flight = r->bytes_in_flight;
 }
@@ -454,7 +485,7 @@ int trst_recovery_on_ack_received(struct trst_recovery *r, const struct trst_ack
 	struct loss_state ls;
 	struct trst_cc_ack ev;
 	uint64_t prior_in_flight = r->bytes_in_flight;
-	int rc, newly = 0;
+	int rc, newly = 0, rtt_sampled;
 
 	if ((rc = validate_ack(r, ranges, n)) < 0)
 		return rc;
@@ -465,12 +496,24 @@ int trst_recovery_on_ack_received(struct trst_recovery *r, const struct trst_ack
 	if (r->largest_acked == TRST_NEVER || ranges[0].largest > r->largest_acked)
 		r->largest_acked = ranges[0].largest;
 
-	/* Oldest first: walk the ranges from the last (lowest). */
+	/* Oldest first: walk the ranges from the last (lowest); in each, the
+	 * remembered lost packets (older) before the outstanding ones. */
 	for (size_t k = n; k-- > 0;) {
-		for (size_t i = lower_bound(r, ranges[k].smallest);
-		     i < r->count && at(r, i)->pn <= ranges[k].largest; i++) {
+		const struct trst_ack_range *a = &ranges[k];
+		for (size_t i = lower_bound(&r->lost, a->smallest);
+		     i < r->lost.count && ring_at(&r->lost, i)->pn <= a->largest; i++) {
+			struct trst_sent_packet *p = ring_at(&r->lost, i);
+			if (p->state != TRST_SENT_LOST)
+				continue;
+			if (p->pn == ranges[0].largest)
+				st.largest = p;
+			on_acked(r, &st, p);
+			newly = 1;
+		}
+		for (size_t i = lower_bound(&r->sent, a->smallest);
+		     i < r->sent.count && at(r, i)->pn <= a->largest; i++) {
 			struct trst_sent_packet *p = at(r, i);
-			if (p->state == TRST_SENT_ACKED)
+			if (p->state != TRST_SENT_OUTSTANDING)
 				continue;
 			if (p->pn == ranges[0].largest)
 				st.largest = p;
@@ -483,9 +526,11 @@ int trst_recovery_on_ack_received(struct trst_recovery *r, const struct trst_ack
 		return 0;
 	/* §5.1: a sample only when the largest acknowledged is newly acked
 	 * and something ack-eliciting was newly acked. */
-	if (st.largest && st.any_ack_eliciting)
+	rtt_sampled = st.largest && st.any_ack_eliciting;
+	if (rtt_sampled)
 		update_rtt(r, now > st.largest->time_sent ? now - st.largest->time_sent : 1,
 		           ack_delay, now);
+	st.largest = NULL; /* detect_lost() may move the lost ring */
 
 	detect_lost(r, now, cb, &ls);
 	report_losses(r, &ls, now);
@@ -498,7 +543,7 @@ int trst_recovery_on_ack_received(struct trst_recovery *r, const struct trst_ack
 		ev.bytes_in_flight = r->bytes_in_flight;
 		ev.delivered = r->delivered;
 		ev.lost_bytes = ls.loss.lost_bytes;
-		ev.rtt_sample = st.largest && st.any_ack_eliciting ? r->rtt.latest : 0;
+		ev.rtt_sample = rtt_sampled ? r->rtt.latest : 0;
 		ev.rtt = &r->rtt;
 		rate_finish(r, &st, &ev.rs);
 		trst_cc_on_packets_acked(r->cc, &ev);
@@ -556,7 +601,7 @@ uint64_t trst_recovery_send_allowance(const struct trst_recovery *r)
 
 const struct trst_sent_packet *trst_recovery_oldest_unacked(const struct trst_recovery *r)
 {
-	for (size_t i = r->scan; i < r->count; i++) {
+	for (size_t i = r->scan; i < r->sent.count; i++) {
 		const struct trst_sent_packet *p = at(r, i);
 		if (p->state == TRST_SENT_OUTSTANDING && p->ack_eliciting)
 			return p;

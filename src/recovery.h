@@ -11,10 +11,11 @@
  * (draft-cheng-iccrg-delivery-rate-estimation-02) and bytes in flight, and
  * drives the congestion controller it was given (cc.h).
  *
- * Memory: sent packets live in one ring that grows by doubling and never
+ * Memory: sent packets live in a ring that grows by doubling and never
  * shrinks, so a connection in steady state allocates nothing per packet.
- * A packet leaves the ring once acknowledged, or one PTO after it was
- * declared lost (kept that long to notice a spurious loss).
+ * A packet leaves it once acknowledged or declared lost; a lost packet is
+ * copied to a second such ring for one PTO, to recognise a late ACK for it
+ * as a spurious loss.
  */
 #ifndef TRYST_RECOVERY_H
 #define TRYST_RECOVERY_H
@@ -96,12 +97,21 @@ struct trst_recovery_callbacks {
 	void *user_data;
 };
 
+/* A FIFO of packet records in packet-number order; grows by doubling. */
+struct trst_sent_ring {
+	struct trst_sent_packet *p;
+	size_t cap, head, count;
+};
+
 struct trst_recovery {
 	struct trst_cc *cc;
-	/* the ring of sent packets in packet-number order */
-	struct trst_sent_packet *ring;
-	size_t cap, head, count;
-	size_t scan;            /* records before this (from head) are settled */
+	/* packets sent and not yet settled (plus settled ones behind an
+	 * outstanding one, until it settles too) */
+	struct trst_sent_ring sent;
+	size_t scan; /* records of `sent` before this are all settled */
+	/* packets declared lost, kept one PTO for spurious-loss detection;
+	 * losses are declared in packet-number order, so it stays sorted */
+	struct trst_sent_ring lost;
 	uint64_t next_pn;       /* smallest number not sent yet */
 	uint64_t largest_acked; /* TRST_NEVER until the first ACK */
 	/* numbers the connection skipped on purpose (RFC 9000 §21.4): an ACK
@@ -192,15 +202,20 @@ static inline const struct trst_rtt *trst_recovery_rtt(const struct trst_recover
 {
 	return &r->rtt;
 }
-/* Slots in the ring (tests check it stops growing). */
+/* Slots in the ring of sent packets (tests check it stops growing). */
 static inline size_t trst_recovery_capacity(const struct trst_recovery *r)
 {
-	return r->cap;
+	return r->sent.cap;
 }
-/* Packets in the ring: outstanding, plus settled ones not yet released. */
+/* Packets in that ring: outstanding, plus settled ones not yet released. */
 static inline size_t trst_recovery_count(const struct trst_recovery *r)
 {
-	return r->count;
+	return r->sent.count;
+}
+/* Packets declared lost and still remembered. */
+static inline size_t trst_recovery_lost_count(const struct trst_recovery *r)
+{
+	return r->lost.count;
 }
 
 #endif
