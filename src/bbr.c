@@ -68,7 +68,7 @@ static uint64_t inflight(const struct trst_cc *cc, double gain)
 	const struct trst_bbr *b = &cc->u.bbr;
 	double bdp;
 	if (b->rtprop == TRST_NEVER || b->btl_bw == 0)
-		return (uint64_t)TRST_PACER_BURST_PACKETS * cc->max_datagram_size;
+		return trst_cc_initial_window(cc->max_datagram_size);
 	bdp = (double)b->btl_bw * (double)b->rtprop / 1e6;
 	return (uint64_t)(gain * bdp) + 3 * send_quantum(cc);
 }
@@ -129,7 +129,8 @@ void trst_bbr_on_packet_sent(struct trst_cc *cc, uint64_t now, uint64_t prior_in
 static int is_next_cycle_phase(const struct trst_cc *cc, const struct trst_cc_ack *ack)
 {
 	const struct trst_bbr *b = &cc->u.bbr;
-	int full_length = ack->now - b->cycle_stamp > b->rtprop;
+	int full_length = b->rtprop != TRST_NEVER && ack->now > b->cycle_stamp &&
+	                  ack->now - b->cycle_stamp > b->rtprop;
 
 	if (b->pacing_gain == 1)
 		return full_length;
@@ -249,7 +250,7 @@ void trst_bbr_on_ack(struct trst_cc *cc, const struct trst_cc_ack *ack)
 		if (cc->cwnd > target)
 			cc->cwnd = target;
 	} else if (cc->cwnd < target ||
-	           ack->delivered < (uint64_t)TRST_PACER_BURST_PACKETS * cc->max_datagram_size) {
+	           ack->delivered < trst_cc_initial_window(cc->max_datagram_size)) {
 		cc->cwnd += ack->bytes_acked;
 	}
 	if (cc->cwnd < min_pipe(cc))

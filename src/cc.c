@@ -158,6 +158,12 @@ int trst_cc_from_name(const char *name)
 	return TRYST_ERR_INVALID;
 }
 
+uint64_t trst_cc_initial_window(uint32_t max_datagram_size)
+{
+	uint64_t w = 2ull * max_datagram_size > 14720 ? 2ull * max_datagram_size : 14720;
+	return w < 10ull * max_datagram_size ? w : 10ull * max_datagram_size;
+}
+
 uint64_t trst_cc_min_window(const struct trst_cc *cc)
 {
 	return (uint64_t)cc->max_datagram_size * (cc->algorithm == TRST_CC_BBR ? 4 : 2);
@@ -171,10 +177,7 @@ int trst_cc_init(struct trst_cc *cc, int algorithm, uint32_t max_datagram_size, 
 	memset(cc, 0, sizeof *cc);
 	cc->algorithm = algorithm;
 	cc->max_datagram_size = max_datagram_size;
-	/* RFC 9002 §7.2: min(10 × size, max(14720, 2 × size)). */
-	cc->cwnd = 2ull * max_datagram_size > 14720 ? 2ull * max_datagram_size : 14720;
-	if (cc->cwnd > 10ull * max_datagram_size)
-		cc->cwnd = 10ull * max_datagram_size;
+	cc->cwnd = trst_cc_initial_window(max_datagram_size);
 	trst_pacer_init(&cc->pacer, TRST_PACER_BURST_PACKETS * max_datagram_size,
 	                TRST_PACER_MAX_LATE_US, now);
 	if (algorithm == TRST_CC_CUBIC)

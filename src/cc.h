@@ -234,6 +234,8 @@ static inline uint64_t trst_cc_next_send_time(const struct trst_cc *cc, uint64_t
 	return trst_pacer_next_send_time(&cc->pacer, cc->pacing_rate, now, bytes);
 }
 
+/* RFC 9002 §7.2 initial window: min(10 × size, max(14720, 2 × size)). */
+uint64_t trst_cc_initial_window(uint32_t max_datagram_size);
 /* The minimum window: 2 datagrams (RFC 9002 §7.2 kMinimumWindow) for
  * CUBIC, 4 for BBR (its BBRMinPipeCwnd). */
 uint64_t trst_cc_min_window(const struct trst_cc *cc);

@@ -82,6 +82,21 @@ void trst_recovery_set_max_ack_delay(struct trst_recovery *r, uint64_t max_ack_d
 	r->max_ack_delay = max_ack_delay_us;
 }
 
+int trst_recovery_on_path_change(struct trst_recovery *r, uint64_t now)
+{
+	int rc = trst_cc_init(r->cc, r->cc->algorithm, r->cc->max_datagram_size, now);
+	if (rc < 0)
+		return rc;
+	memset(&r->rtt, 0, sizeof r->rtt);
+	r->rtt.smoothed = TRST_INITIAL_RTT_US;
+	r->rtt.var = TRST_INITIAL_RTT_US / 2;
+	r->rtt.min = TRST_NEVER;
+	r->pto_count = 0;
+	/* The old path's rate says nothing about the new one's. */
+	r->first_sent_time = r->delivered_time = now;
+	return 0;
+}
+
 /* ---- timers ------------------------------------------------------------ */
 
 uint64_t trst_recovery_pto(const struct trst_recovery *r)

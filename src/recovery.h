@@ -151,6 +151,14 @@ void trst_recovery_set_max_ack_delay(struct trst_recovery *r, uint64_t max_ack_d
  * recorded). */
 int trst_recovery_on_packet_sent(struct trst_recovery *r, const struct trst_sent_packet *pkt);
 
+/* The connection moved to a new path (RFC 9000 §9.4: after validating a
+ * peer's new address, unless only its port changed): the RTT estimator
+ * returns to its initial state (§6.2.2) and the controller starts afresh
+ * with the same algorithm and datagram size.  Packets still outstanding
+ * stay so (they are acknowledged or declared lost as usual) and count in
+ * flight.  Errors: those of trst_cc_init(). */
+int trst_recovery_on_path_change(struct trst_recovery *r, uint64_t now);
+
 /* The peer acknowledged `ranges` (as in the ACK frame: descending,
  * disjoint, n ≥ 1) with `ack_delay` µs (already scaled by the peer's
  * exponent), received at `now`.  Calls cb->acked for every newly

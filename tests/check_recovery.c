@@ -688,6 +688,26 @@ START_TEST(test_ackq_bounded_ranges)
 }
 END_TEST
 
+START_TEST(test_path_change_resets_rtt_and_cc)
+{
+	prime_rtt();
+	for (int i = 0; i < 5; i++) {
+		send_at((uint64_t)i + 1, T0_US + 200 * MS);
+		ck_assert_int_eq(ack1((uint64_t)i + 1, (uint64_t)i + 1, 0, T0_US + 210 * MS), 0);
+	}
+	ck_assert_uint_gt(trst_cc_cwnd(&cc), 12000);
+	ck_assert_uint_lt(trst_recovery_rtt(&rec)->smoothed, 60 * MS); /* toward 10 ms */
+	send_at(10, T0_US + 300 * MS);
+	ck_assert_int_eq(trst_recovery_on_path_change(&rec, T0_US + 301 * MS), 0);
+	ck_assert_uint_eq(trst_cc_cwnd(&cc), 12000);
+	ck_assert_uint_eq(trst_recovery_rtt(&rec)->smoothed, 333000);
+	ck_assert_uint_eq(trst_recovery_rtt(&rec)->first_sample, 0);
+	ck_assert_uint_eq(trst_recovery_bytes_in_flight(&rec), MSS); /* still out */
+	ck_assert_int_eq(ack1(10, 10, 0, T0_US + 340 * MS), 0);
+	ck_assert_uint_eq(trst_recovery_rtt(&rec)->smoothed, 40 * MS);
+}
+END_TEST
+
 /* ---- randomised invariants ------------------------------------------------------ */
 
 static uint64_t prng = 0x2545f4914f6cdd1dull;
@@ -1052,6 +1072,7 @@ int main(void)
 	tcase_add_test(tc, test_pto_backoff);
 	tcase_add_test(tc, test_ring_growth_then_no_allocation);
 	tcase_add_test(tc, test_app_limited_and_rate_sample);
+	tcase_add_test(tc, test_path_change_resets_rtt_and_cc);
 	tcase_add_test(tc, test_random_invariants);
 	suite_add_tcase(s, tc);
 
