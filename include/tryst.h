@@ -108,6 +108,9 @@ enum tryst_error {
 	TRYST_ERR_PACKET_REPLAY = -66,    /* duplicate, or older than the window */
 	TRYST_ERR_PACKET_LIMIT = -67,     /* a key or packet number limit is
 	                                     reached: close the connection */
+	/* acknowledgements (src/recovery.c) */
+	TRYST_ERR_ACK_UNSENT = -70, /* peer acknowledged a packet never sent */
+	TRYST_ERR_ACK_RANGES = -71, /* ACK ranges not descending and disjoint */
 	/* connections and streams */
 	TRYST_ERR_FLOW_CONTROL = -90, /* the peer sent more than we allowed */
 	TRYST_ERR_FINAL_SIZE = -91,   /* the peer changed a stream's final size */

@@ -77,6 +77,8 @@ TRYST_EXPORT const char *tryst_strerror(int err)
 	case TRYST_ERR_PACKET_REPLAY: return "packet is a duplicate or too old (replay)";
 	case TRYST_ERR_PACKET_LIMIT:
 		return "packet protection limit reached: the connection must be closed";
+	case TRYST_ERR_ACK_UNSENT: return "peer acknowledged a packet that was never sent";
+	case TRYST_ERR_ACK_RANGES: return "peer sent ACK ranges that overlap or are out of order";
 	}
 	return "unknown error";
 }
