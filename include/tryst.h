@@ -80,6 +80,15 @@ enum tryst_error {
 	TRYST_ERR_SEAL_OPEN = -42,      /* authentication failed: not for this
 	                                   key and pointer, or tampered */
 	TRYST_ERR_SEAL_PADDING = -43,   /* inner length or padding invalid */
+	/* UDP sockets */
+	TRYST_ERR_AGAIN = -80,       /* send buffer or interface queue full:
+	                                try again when told it is writable */
+	TRYST_ERR_MSGSIZE = -81,     /* datagram larger than the interface or
+	                                path allows */
+	TRYST_ERR_UNREACHABLE = -82, /* no route to the destination */
+	TRYST_ERR_ADDRINUSE = -83,   /* local address and port already taken */
+	TRYST_ERR_FAMILY = -84,      /* address family not available (an IPv6
+	                                address on an IPv4-only socket or host) */
 };
 
 /* An English description of an error code ("unknown error" for others).

@@ -49,6 +49,11 @@ TRYST_EXPORT const char *tryst_strerror(int err)
 	case TRYST_ERR_SEAL_OPEN:
 		return "sealed record does not open with this key (tampered or not ours)";
 	case TRYST_ERR_SEAL_PADDING: return "sealed record has invalid padding";
+	case TRYST_ERR_AGAIN: return "socket buffer full, try again when writable";
+	case TRYST_ERR_MSGSIZE: return "datagram too large for the interface or path";
+	case TRYST_ERR_UNREACHABLE: return "destination unreachable (no route)";
+	case TRYST_ERR_ADDRINUSE: return "local address already in use";
+	case TRYST_ERR_FAMILY: return "address family not supported by this socket or host";
 	}
 	return "unknown error";
 }

@@ -33,7 +33,12 @@ START_TEST(test_strerror_distinct)
 	                            TRYST_ERR_SEAL_TRUNCATED,
 	                            TRYST_ERR_SEAL_VERSION,
 	                            TRYST_ERR_SEAL_OPEN,
-	                            TRYST_ERR_SEAL_PADDING};
+	                            TRYST_ERR_SEAL_PADDING,
+	                            TRYST_ERR_AGAIN,
+	                            TRYST_ERR_MSGSIZE,
+	                            TRYST_ERR_UNREACHABLE,
+	                            TRYST_ERR_ADDRINUSE,
+	                            TRYST_ERR_FAMILY};
 	const char *unknown = tryst_strerror(12345);
 	for (size_t i = 0; i < TRST_ARRAY_LEN(codes); i++) {
 		ck_assert_ptr_nonnull(tryst_strerror(codes[i]));
