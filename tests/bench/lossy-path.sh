@@ -38,7 +38,7 @@
 # offload burst.
 set -u
 
-rate=100mbit loss=0 burst=64kb latency=20ms cc= wait_s=0.5 offloads=0
+rate=100mbit loss=0 burst=64kb latency=20ms cc='' wait_s=0.5 offloads=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rate) rate=$2; shift 2 ;;
@@ -82,6 +82,7 @@ cleanup() {
 	# Deleting a namespace removes its interfaces, qdiscs and tables.
 	for ns in "${created[@]}"; do ip netns del "$ns" 2>/dev/null; done
 }
+# shellcheck disable=SC2317 # called through the trap
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -186,9 +187,9 @@ spid=
 # What the path did: packets through the shaper and the random drop.
 shaped=$(ip netns exec $R tc -s qdisc show dev r1 | sed -n 's/.*Sent [0-9]* bytes \([0-9]*\) pkt (dropped \([0-9]*\).*/\1 \2/p')
 dropped=$(ip netns exec $R nft list ruleset 2>/dev/null | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
-set -- $shaped
-echo "lossy-path: shaper passed ${1:-?} packets and dropped ${2:-?}; random drop took ${dropped:-0}" \
-	"($(awk -v d="${dropped:-0}" -v p="${1:-0}" 'BEGIN { printf "%.2f", p ? 100 * d / p : 0 }') % of those)" >&2
+read -r passed tbfdrop <<<"$shaped"
+echo "lossy-path: shaper passed ${passed:-?} packets and dropped ${tbfdrop:-?}; random drop took ${dropped:-0}" \
+	"($(awk -v d="${dropped:-0}" -v p="${passed:-0}" 'BEGIN { printf "%.2f", p ? 100 * d / p : 0 }') % of those)" >&2
 
 [ "$crc" -ne 0 ] && exit "$crc"
 exit "$src"

@@ -20,7 +20,7 @@ while [ $# -gt 0 ]; do
 done
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${BENCH_BIN:-tests/bench}
-for p in udp_blast tcp_blast; do
+for p in udp_blast tcp_blast udpio_blast; do
 	[ -x "$bin/$p" ] || { echo "run-baselines: $bin/$p not built (make)" >&2; exit 2; }
 done
 log=$(mktemp /tmp/trst-baselines.XXXXXX)
@@ -35,20 +35,23 @@ echo "date: $(date -u +%Y-%m-%dT%H:%MZ), kernel $(uname -r), $(nproc) CPUs, load
 echo
 echo "| what | bytes | sender MB/s | receiver MB/s | receiver pkt/s | loss % | sender CPU s | receiver CPU s |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
-udp_case() { # label bytes args...
-	local label=$1 bytes=$2
-	shift 2
+udp_case() { # program label bytes args...
+	local prog=$1 label=$2 bytes=$3
+	shift 3
 	: >"$log"
 	for _ in $(seq "$runs"); do
-		"$bin/udp_blast" --bytes "$bytes" "$@" >>"$log" 2>&1
+		"$bin/$prog" --bytes "$bytes" "$@" >>"$log" 2>&1
 	done
 	echo "| $label | $bytes | $(field SEND send_MBps "$log" | median) | $(field RECV recv_MBps "$log" | median)" \
 		"| $(field RECV recv_pps "$log" | median) | $(field RECV loss_pct "$log" | median)" \
 		"| $(field SEND send_cpu_s "$log" | median) | $(field RECV recv_cpu_s "$log" | median) |"
 }
-udp_case "udp_blast --mode single --size 1200" 1G --mode single --size 1200
-udp_case "udp_blast --mode mmsg --size 1200 (batch 32)" 1G --mode mmsg --size 1200
-udp_case "udp_blast --mode gso --size 1200 (48 segments, GRO)" 4G --mode gso --size 1200
+udp_case udp_blast "udp_blast --mode single --size 1200" 1G --mode single --size 1200
+udp_case udp_blast "udp_blast --mode mmsg --size 1200 (batch 32)" 1G --mode mmsg --size 1200
+udp_case udp_blast "udp_blast --mode gso --size 1200 (48 segments, GRO)" 4G --mode gso --size 1200
+udp_case udpio_blast "udpio_blast --no-gso --no-gro (src/udp.c: sendmmsg/recvmmsg)" 1G \
+	--no-gso --no-gro --size 1200
+udp_case udpio_blast "udpio_blast (src/udp.c: GSO 48 segments + GRO)" 4G --size 1200
 : >"$log"
 for _ in $(seq "$runs"); do "$bin/tcp_blast" --bytes 8G >>"$log" 2>&1; done
 echo "| tcp_blast (loopback, $(field SEND cc "$log" | head -n 1)) | 8G | $(field SEND send_MBps "$log" | median)" \
