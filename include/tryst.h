@@ -111,6 +111,15 @@ enum tryst_error {
 	/* acknowledgements (src/recovery.c) */
 	TRYST_ERR_ACK_UNSENT = -70, /* peer acknowledged a packet never sent */
 	TRYST_ERR_ACK_RANGES = -71, /* ACK ranges not descending and disjoint */
+	/* the UDP socket (src/udp.c) */
+	TRYST_ERR_AGAIN = -80,       /* send buffer or interface queue full:
+	                                try again when told it is writable */
+	TRYST_ERR_MSGSIZE = -81,     /* datagram larger than the interface or
+	                                path allows */
+	TRYST_ERR_UNREACHABLE = -82, /* no route to the destination */
+	TRYST_ERR_ADDRINUSE = -83,   /* local address and port already taken */
+	TRYST_ERR_FAMILY = -84,      /* address family not available (an IPv6
+	                                address on an IPv4-only socket or host) */
 	/* connections and streams */
 	TRYST_ERR_FLOW_CONTROL = -90, /* the peer sent more than we allowed */
 	TRYST_ERR_FINAL_SIZE = -91,   /* the peer changed a stream's final size */

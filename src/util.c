@@ -79,6 +79,11 @@ TRYST_EXPORT const char *tryst_strerror(int err)
 		return "packet protection limit reached: the connection must be closed";
 	case TRYST_ERR_ACK_UNSENT: return "peer acknowledged a packet that was never sent";
 	case TRYST_ERR_ACK_RANGES: return "peer sent ACK ranges that overlap or are out of order";
+	case TRYST_ERR_AGAIN: return "socket buffer full, try again when writable";
+	case TRYST_ERR_MSGSIZE: return "datagram too large for the interface or path";
+	case TRYST_ERR_UNREACHABLE: return "destination unreachable (no route)";
+	case TRYST_ERR_ADDRINUSE: return "local address already in use";
+	case TRYST_ERR_FAMILY: return "address family not supported by this socket or host";
 	}
 	return "unknown error";
 }
