@@ -317,7 +317,9 @@ static void conn_flush(struct tryst_conn *c)
 	tryst_node *n = c->node;
 	uint64_t now = mono_us();
 
-	if (c->state == TC_OPEN && c->core) {
+	/* The core decides what may still be sent: after a close it sends
+	 * its CLOSE frame, whatever the wrapper's state. */
+	if (c->core && !trst_conn_is_closed(c->core)) {
 		if (c->pending_len) {
 			uint8_t *p = c->pending;
 			size_t len = c->pending_len;
@@ -642,11 +644,11 @@ static void on_data(tryst_node *n, uint8_t *pkt, size_t len, const struct sockad
 	if (trst_pkt_peek_index(pkt, len, &idx) < 0)
 		return;
 	struct tryst_conn *c = idx_find(n, idx);
-	if (!c || c->state != TC_OPEN || !c->core)
+	if (!c || !c->core)
 		return;
 	if (trst_conn_recv(c->core, pkt, len, from, fromlen, now) < 0)
 		return; /* not authentic: as if it never came */
-	if (!c->confirmed) {
+	if (!c->confirmed && c->state == TC_OPEN) {
 		/* The first authentic packet from the initiator proves it
 		 * completed the handshake: now the application hears of it. */
 		c->confirmed = 1;
@@ -712,7 +714,7 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		} else {
 			conn_arm_timer(c, now);
 		}
-	} else if (c->state == TC_OPEN && c->core) {
+	} else if (c->core) {
 		trst_conn_timeout(c->core, now);
 		conn_flush(c);
 		/* An unconfirmed responder-side connection that died is freed

@@ -219,14 +219,26 @@ static void teardown(void)
 	event_base_free(base);
 }
 
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+/* Run the loop until fn() says done or `seconds` pass.  (Not
+ * event_base_loopexit: a pending loopexit would outlive this call and cut
+ * a later run short.) */
 static void run(int (*fn)(void), int seconds)
 {
 	struct timeval tv = {seconds, 0};
 	done_fn = fn;
 	if (fn && fn())
 		return;
-	event_base_loopexit(base, &tv);
+	struct event *stop = evtimer_new(base, stop_cb, base);
+	evtimer_add(stop, &tv);
 	event_base_dispatch(base);
+	event_free(stop);
 	done_fn = NULL;
 }
 

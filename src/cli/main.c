@@ -11,7 +11,9 @@
 static const struct cli_command commands[] = {
     {"keygen", "create an identity (an Ed25519 key pair)", cmd_keygen},
     {"id", "print the public key of an identity", cmd_id},
-    {"demo", "show identities, records, pointers and sealing, self-contained", cmd_demo},
+    {"listen", "accept a connection; pipe a stream to stdout and stdin into it", cmd_listen},
+    {"connect", "dial a key; pipe stdin into a stream and the stream to stdout", cmd_connect},
+    {"demo", "everything tryst does, self-contained on this machine", cmd_demo},
 };
 
 static void usage(FILE *f)
