@@ -26,11 +26,11 @@
 
 /* ---- constants ---- */
 
-#define MIN_MTU 1200            /* RFC 9000 section 14: every path carries it */
-#define TPARAMS_VERSION 1
-#define DGRAM_QUEUE_LEN 64      /* unreliable datagrams waiting to be sent */
-#define CLOSE_PTO_MULTIPLE 3    /* closing/draining period (RFC 9000 10.2) */
-#define MTU_MAX_PROBES 3        /* RFC 8899 MAX_PROBES */
+#define MIN_MTU            1200 /* RFC 9000 section 14: every path carries it */
+#define TPARAMS_VERSION    1
+#define DGRAM_QUEUE_LEN    64 /* unreliable datagrams waiting to be sent */
+#define CLOSE_PTO_MULTIPLE 3  /* closing/draining period (RFC 9000 10.2) */
+#define MTU_MAX_PROBES     3  /* RFC 8899 MAX_PROBES */
 
 enum conn_state { ST_OPEN, ST_CLOSING, ST_DRAINING, ST_CLOSED };
 
@@ -42,19 +42,19 @@ struct trst_cstream {
 	struct trst_send_half send;
 	struct trst_recv_half recv;
 	void *user;
-	struct trst_cstream *hnext;        /* hash chain */
+	struct trst_cstream *hnext;         /* hash chain */
 	struct trst_cstream *qnext, *qprev; /* send queue */
-	struct trst_cstream *cnext;        /* control queue (singly linked) */
+	struct trst_cstream *cnext;         /* control queue (singly linked) */
 	uint8_t queued, cqueued;
-	uint8_t local;           /* opened by this side */
-	uint8_t reset_pending;   /* RESET_STREAM to send */
-	uint8_t reset_sent;      /* our sending side is reset */
+	uint8_t local;         /* opened by this side */
+	uint8_t reset_pending; /* RESET_STREAM to send */
+	uint8_t reset_sent;    /* our sending side is reset */
 	uint8_t reset_acked;
-	uint8_t stop_pending;    /* STOP_SENDING to send */
+	uint8_t stop_pending; /* STOP_SENDING to send */
 	uint8_t max_data_pending;
 	uint8_t blocked_pending;
-	uint8_t recv_done;       /* FIN delivered or reset received */
-	uint8_t released;        /* the application let go */
+	uint8_t recv_done; /* FIN delivered or reset received */
+	uint8_t released;  /* the application let go */
 	uint8_t closed_reported;
 	uint8_t reaping;
 	struct trst_cstream *rnext; /* reap list */
@@ -86,10 +86,10 @@ struct trst_conn {
 	struct trst_cstream *q_head, *q_tail;
 	struct trst_cstream *c_head, *c_tail;
 	struct trst_cstream *reap;  /* finished streams to free */
-	uint64_t local_opened;     /* streams we opened */
-	uint64_t peer_max_streams; /* streams we may open (cumulative) */
-	uint64_t peer_opened;      /* streams the peer opened (cumulative) */
-	uint64_t peer_closed;      /* of those, fully closed and freed */
+	uint64_t local_opened;      /* streams we opened */
+	uint64_t peer_max_streams;  /* streams we may open (cumulative) */
+	uint64_t peer_opened;       /* streams the peer opened (cumulative) */
+	uint64_t peer_closed;       /* of those, fully closed and freed */
 	uint64_t local_max_streams; /* what we allowed the peer (cumulative) */
 	uint8_t max_streams_pending, streams_blocked_pending;
 
@@ -117,7 +117,7 @@ struct trst_conn {
 	uint64_t last_sent;
 	uint8_t recv_since_send; /* a packet arrived since our last ack-eliciting one */
 	uint8_t ping_pending;
-	unsigned pto_probes;    /* PTO probe packets owed (RFC 9002 6.2.4) */
+	unsigned pto_probes; /* PTO probe packets owed (RFC 9002 6.2.4) */
 
 	/* path MTU (RFC 8899, a simple search between MIN_MTU and the ceiling) */
 	size_t mtu, mtu_lo, mtu_hi, mtu_probe;
@@ -399,9 +399,8 @@ int trst_conn_new(const struct trst_conn_config *cfg, int role, const struct trs
 	c->peer_tp = *peer_tp;
 	c->cb = *cb;
 	c->ud = ud;
-	if ((rc = trst_pkt_crypto_init(&c->crypto, keys->aead, keys->send_secret,
-	                               keys->recv_secret, keys->local_index,
-	                               keys->remote_index)) < 0) {
+	if ((rc = trst_pkt_crypto_init(&c->crypto, keys->aead, keys->send_secret, keys->recv_secret,
+	                               keys->local_index, keys->remote_index)) < 0) {
 		trst_free(c);
 		return rc;
 	}
@@ -412,7 +411,7 @@ int trst_conn_new(const struct trst_conn_config *cfg, int role, const struct trs
 	c->mtu = MIN_MTU;
 	c->mtu_lo = MIN_MTU;
 	c->mtu_hi = cfg->max_udp_payload < peer_tp->max_udp_payload ? cfg->max_udp_payload
-	                                                           : peer_tp->max_udp_payload;
+	                                                            : peer_tp->max_udp_payload;
 	if (c->mtu_hi < MIN_MTU)
 		c->mtu_hi = MIN_MTU;
 	c->mtu_next = now; /* probe as soon as there is something to send */
@@ -722,8 +721,7 @@ static void on_acked_frame(struct trst_conn *c, const struct trst_sent_frame *sf
 		if (!room_before && trst_send_room(&s->send) && c->cb.stream_writable &&
 		    !s->reset_sent)
 			c->cb.stream_writable(c->ud, s);
-		if (!done_before && trst_send_done(&s->send) && c->cb.stream_sent &&
-		    !s->reset_sent)
+		if (!done_before && trst_send_done(&s->send) && c->cb.stream_sent && !s->reset_sent)
 			c->cb.stream_sent(c->ud, s);
 		stream_maybe_free(c, s);
 		break;
@@ -749,8 +747,7 @@ static void on_acked_frame(struct trst_conn *c, const struct trst_sent_frame *sf
 			TRST_LOG(TRYST_LOG_DEBUG, "path MTU now %zu", c->mtu);
 		}
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -783,12 +780,8 @@ static void on_lost_frame(struct trst_conn *c, const struct trst_sent_frame *sf)
 			ctrl_push(c, s);
 		}
 		break;
-	case TRST_FRAME_MAX_DATA:
-		c->max_data_pending = 1;
-		break;
-	case TRST_FRAME_MAX_STREAMS:
-		c->max_streams_pending = 1;
-		break;
+	case TRST_FRAME_MAX_DATA: c->max_data_pending = 1; break;
+	case TRST_FRAME_MAX_STREAMS: c->max_streams_pending = 1; break;
 	case TRST_FRAME_PING:
 		if (sf->len && sf->len == c->mtu_probe) {
 			/* RFC 8899 section 5.1.2: a lost probe says nothing
@@ -801,8 +794,7 @@ static void on_lost_frame(struct trst_conn *c, const struct trst_sent_frame *sf)
 			}
 		}
 		break;
-	default: /* ACK, DATAGRAM, CLOSE, PADDING: never sent again */
-		break;
+	default: /* ACK, DATAGRAM, CLOSE, PADDING: never sent again */ break;
 	}
 }
 
@@ -827,8 +819,7 @@ static int handle_frame(struct trst_conn *c, const struct trst_frame *f, uint64_
 {
 	switch (f->type) {
 	case TRST_FRAME_PADDING:
-	case TRST_FRAME_PING:
-		return 0;
+	case TRST_FRAME_PING: return 0;
 	case TRST_FRAME_ACK: {
 		struct trst_recovery_callbacks cbs = {rec_acked_cb, rec_lost_cb, c};
 		int rc = trst_recovery_on_ack_received(&c->rec, f->u.ack.ranges, f->u.ack.n_ranges,
@@ -838,20 +829,16 @@ static int handle_frame(struct trst_conn *c, const struct trst_frame *f, uint64_
 		trst_pkt_on_ack(&c->crypto, f->u.ack.ranges[0].largest);
 		return 0;
 	}
-	case TRST_FRAME_STREAM:
-		return on_stream_frame(c, f);
-	case TRST_FRAME_RESET_STREAM:
-		return on_reset_frame(c, f);
-	case TRST_FRAME_STOP_SENDING:
-		return on_stop_frame(c, f);
+	case TRST_FRAME_STREAM: return on_stream_frame(c, f);
+	case TRST_FRAME_RESET_STREAM: return on_reset_frame(c, f);
+	case TRST_FRAME_STOP_SENDING: return on_stop_frame(c, f);
 	case TRST_FRAME_MAX_DATA:
 		if (f->u.limit.max > c->tx_max_data) {
 			c->tx_max_data = f->u.limit.max;
 			c->data_blocked_pending = 0;
 		}
 		return 0;
-	case TRST_FRAME_MAX_STREAM_DATA:
-		return on_max_stream_data(c, f);
+	case TRST_FRAME_MAX_STREAM_DATA: return on_max_stream_data(c, f);
 	case TRST_FRAME_MAX_STREAMS:
 		if (f->u.limit.max > c->peer_max_streams) {
 			c->peer_max_streams = f->u.limit.max;
@@ -990,8 +977,8 @@ static void put_ack(struct trst_conn *c, struct builder *b, uint64_t now)
 	struct trst_frame f = {.type = TRST_FRAME_ACK};
 	if (!trst_ackq_changed(&c->ackq))
 		return;
-	f.u.ack.n_ranges = trst_ackq_build(&c->ackq, now, f.u.ack.ranges, TRST_ACK_MAX_RANGES,
-	                                   &f.u.ack.delay_us);
+	f.u.ack.n_ranges =
+	    trst_ackq_build(&c->ackq, now, f.u.ack.ranges, TRST_ACK_MAX_RANGES, &f.u.ack.delay_us);
 	if (!f.u.ack.n_ranges)
 		return;
 	ssize_t n = trst_frame_encode(&f, b->p, (size_t)(b->end - b->p));
@@ -1193,7 +1180,8 @@ static size_t finish_packet(struct trst_conn *c, struct builder *b, uint8_t *out
 	ssize_t n = trst_pkt_seal(&c->crypto, out, payload, cap, &pn);
 	if (n < 0) {
 		if (n == TRYST_ERR_PACKET_LIMIT)
-			enter_close(c, 0, (int)n, (uint64_t)-n, (const uint8_t *)"key limit", 9, now);
+			enter_close(c, 0, (int)n, (uint64_t)-n, (const uint8_t *)"key limit", 9,
+			            now);
 		return 0;
 	}
 	b->sp.pn = pn;
@@ -1324,13 +1312,10 @@ uint64_t trst_conn_deadline(const struct trst_conn *c)
 	} while (0)
 
 	switch (c->state) {
-	case ST_CLOSED:
-		return UINT64_MAX;
+	case ST_CLOSED: return UINT64_MAX;
 	case ST_CLOSING:
-	case ST_DRAINING:
-		return c->close_deadline;
-	default:
-		break;
+	case ST_DRAINING: return c->close_deadline;
+	default: break;
 	}
 	EARLIER(c->last_activity + c->idle_timeout_us);
 	if (c->cfg.keepalive_us)
@@ -1349,15 +1334,13 @@ uint64_t trst_conn_deadline(const struct trst_conn *c)
 void trst_conn_timeout(struct trst_conn *c, uint64_t now)
 {
 	switch (c->state) {
-	case ST_CLOSED:
-		return;
+	case ST_CLOSED: return;
 	case ST_CLOSING:
 	case ST_DRAINING:
 		if (now >= c->close_deadline)
 			c->state = ST_CLOSED;
 		return;
-	default:
-		break;
+	default: break;
 	}
 	if (now >= c->last_activity + c->idle_timeout_us) {
 		/* RFC 9000 section 10.1: silently discard. */

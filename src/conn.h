@@ -39,14 +39,14 @@ size_t trst_tparams_encode(const struct trst_tparams *tp, uint8_t *out);
 int trst_tparams_decode(const uint8_t *in, size_t len, struct trst_tparams *tp);
 
 struct trst_conn_config {
-	int cc;                    /* TRST_CC_CUBIC or TRST_CC_BBR (cc.h) */
-	uint64_t stream_window;    /* receive window per stream */
-	uint64_t conn_window;      /* receive window for the connection */
-	size_t stream_send_buffer; /* unacknowledged bytes kept per stream */
-	uint64_t max_streams;      /* streams the peer may have open at once */
-	uint64_t idle_timeout_us;  /* silence after which the connection dies */
-	uint64_t keepalive_us;     /* send a PING after this much quiet */
-	size_t max_udp_payload;    /* ceiling for path MTU probing */
+	int cc;                      /* TRST_CC_CUBIC or TRST_CC_BBR (cc.h) */
+	uint64_t stream_window;      /* receive window per stream */
+	uint64_t conn_window;        /* receive window for the connection */
+	size_t stream_send_buffer;   /* unacknowledged bytes kept per stream */
+	uint64_t max_streams;        /* streams the peer may have open at once */
+	uint64_t idle_timeout_us;    /* silence after which the connection dies */
+	uint64_t keepalive_us;       /* send a PING after this much quiet */
+	size_t max_udp_payload;      /* ceiling for path MTU probing */
 	uint64_t key_update_packets; /* 0: the AEAD's own limit */
 };
 

@@ -22,11 +22,11 @@
 #include "packet.h"
 #include "udp.h"
 
-#define MAX_DIAL_ADDRS 8
-#define TX_BUF (64 * 1024)
-#define GSO_MAX_BYTES 65000
+#define MAX_DIAL_ADDRS       8
+#define TX_BUF               (64 * 1024)
+#define GSO_MAX_BYTES        65000
 #define DIAL_FIRST_RESEND_US 500000ull /* then doubling, at most 2 s */
-#define DIAL_MAX_RESEND_US 2000000ull
+#define DIAL_MAX_RESEND_US   2000000ull
 /* More unconfirmed handshakes than this: answer with cookies (DESIGN.md
  * section 6: nothing costly for an unproven source under load). */
 #define UNDER_LOAD_PENDING 64
@@ -37,20 +37,20 @@ enum tc_state { TC_DIALING, TC_OPEN, TC_CLOSED };
 
 struct tryst_stream {
 	tryst_conn *conn;
-	struct trst_cstream *cs;          /* NULL once the core stream is gone */
+	struct trst_cstream *cs;           /* NULL once the core stream is gone */
 	struct bufferevent *ours, *theirs; /* theirs is the application's end */
 	struct tryst_stream *next, *prev;
 	int err;
 	uint64_t code;
-	uint8_t app_fin;   /* the application finished its side */
+	uint8_t app_fin; /* the application finished its side */
 	uint8_t fin_acked_told;
 };
 
 struct tryst_conn {
 	tryst_node *node;
-	struct tryst_conn *next, *prev;   /* every connection of the node */
-	struct tryst_conn *hnext;         /* index table chain */
-	struct tryst_conn *dnext;         /* dirty list */
+	struct tryst_conn *next, *prev; /* every connection of the node */
+	struct tryst_conn *hnext;       /* index table chain */
+	struct tryst_conn *dnext;       /* dirty list */
 	uint8_t dirty, in_table, user_released, closed_told, confirmed;
 	int state;
 	int err;
@@ -334,7 +334,8 @@ static void conn_flush(struct tryst_conn *c)
 			size_t mtu = trst_conn_mtu(c->core), total = 0, seg = 0;
 			unsigned count = 0;
 			while (count < TRST_UDP_MAX_SEGMENTS && total + mtu <= GSO_MAX_BYTES) {
-				size_t k = trst_conn_write(c->core, n->tx + total, TX_BUF - total, now);
+				size_t k =
+				    trst_conn_write(c->core, n->tx + total, TX_BUF - total, now);
 				if (!k)
 					break;
 				if (count == 0) {
@@ -420,8 +421,8 @@ static void dial_send(struct tryst_conn *c, uint64_t now_real)
 	                     &c->cookie, now_real, msg, sizeof msg, &len) < 0)
 		return;
 	for (size_t i = 0; i < c->n_addrs; i++)
-		trst_udp_send(c->node->udp, (struct sockaddr *)&c->addrs[i], c->addrlens[i], msg, len,
-		              0, NULL);
+		trst_udp_send(c->node->udp, (struct sockaddr *)&c->addrs[i], c->addrlens[i], msg,
+		              len, 0, NULL);
 }
 
 TRYST_EXPORT int tryst_node_connect(tryst_node *n, const uint8_t key[TRYST_KEY_SIZE],
@@ -493,16 +494,16 @@ static void core_closed(void *ud, int err, uint64_t code, const uint8_t *reason,
 }
 
 static const struct trst_conn_callbacks core_cbs = {
-	.stream_opened = core_stream_opened,
-	.stream_data = core_stream_data,
-	.stream_fin = core_stream_fin,
-	.stream_reset = core_stream_reset,
-	.stream_stop = core_stream_stop,
-	.stream_writable = core_stream_writable,
-	.stream_sent = core_stream_sent,
-	.stream_closed = core_stream_closed,
-	.datagram = core_datagram,
-	.closed = core_closed,
+    .stream_opened = core_stream_opened,
+    .stream_data = core_stream_data,
+    .stream_fin = core_stream_fin,
+    .stream_reset = core_stream_reset,
+    .stream_stop = core_stream_stop,
+    .stream_writable = core_stream_writable,
+    .stream_sent = core_stream_sent,
+    .stream_closed = core_stream_closed,
+    .datagram = core_datagram,
+    .closed = core_closed,
 };
 
 static int negotiate_aead(uint64_t theirs)
@@ -539,8 +540,8 @@ static int open_core(struct tryst_conn *c, const struct trst_hs_result *res,
 
 /* ---- receiving ---- */
 
-static void on_response(tryst_node *n, const uint8_t *msg, size_t len,
-                        const struct sockaddr *from, socklen_t fromlen)
+static void on_response(tryst_node *n, const uint8_t *msg, size_t len, const struct sockaddr *from,
+                        socklen_t fromlen)
 {
 	struct trst_hs_result res;
 	if (len < 9)
@@ -661,8 +662,7 @@ static void on_data(tryst_node *n, uint8_t *pkt, size_t len, const struct sockad
 	mark_dirty(c);
 }
 
-static void udp_recv_cb(struct trst_udp *u, const struct trst_udp_rx *msgs, size_t count,
-                        void *arg)
+static void udp_recv_cb(struct trst_udp *u, const struct trst_udp_rx *msgs, size_t count, void *arg)
 {
 	tryst_node *n = arg;
 	uint64_t now = mono_us();
@@ -679,9 +679,7 @@ static void udp_recv_cb(struct trst_udp *u, const struct trst_udp_rx *msgs, size
 		case TRST_HS_TYPE_RESPONSE:
 			on_response(n, m->data, m->len, m->from, m->fromlen);
 			break;
-		case TRST_HS_TYPE_COOKIE:
-			on_cookie(n, m->data, m->len);
-			break;
+		case TRST_HS_TYPE_COOKIE: on_cookie(n, m->data, m->len); break;
 		default:
 			/* Packets are opened in place: the batch buffers are ours
 			 * until the callback returns. */
@@ -795,8 +793,8 @@ TRYST_EXPORT int tryst_node_new(struct event_base *base, const struct tryst_node
 		bind_addr = (struct sockaddr *)&bind;
 	}
 	struct trst_udp_callbacks ucb = {
-		.recv = udp_recv_cb,
-		.writable = udp_writable_cb,
+	    .recv = udp_recv_cb,
+	    .writable = udp_writable_cb,
 	};
 	if ((rc = trst_udp_new(base, bind_addr, cfg->port, &ucb, n, &n->udp)) < 0)
 		goto fail;

@@ -55,7 +55,7 @@ struct link {
 	uint64_t rate;          /* bytes per second, 0: unlimited */
 	uint64_t queue;         /* bytes the bottleneck queue holds */
 	uint64_t busy_until;
-	struct pkt *head;       /* sorted by arrival time */
+	struct pkt *head; /* sorted by arrival time */
 	uint64_t sent, dropped, delivered;
 	int blackhole;
 };
@@ -161,7 +161,8 @@ static void cb_data(void *ud, struct trst_cstream *s, const uint8_t *data, size_
 		size_t n = len - done < sizeof want ? len - done : sizeof want;
 		content(k, e->rx[k].received + done, want, n);
 		ck_assert_msg(memcmp(want, data + done, n) == 0, "stream %llu corrupt at %llu",
-		              (unsigned long long)k, (unsigned long long)(e->rx[k].received + done));
+		              (unsigned long long)k,
+		              (unsigned long long)(e->rx[k].received + done));
 		done += n;
 	}
 	e->rx[k].received += len;
@@ -207,12 +208,12 @@ static void cb_datagram(void *ud, const uint8_t *data, size_t len)
 }
 
 static const struct trst_conn_callbacks cbs = {
-	.stream_opened = cb_opened,
-	.stream_data = cb_data,
-	.stream_fin = cb_fin,
-	.stream_reset = cb_reset,
-	.closed = cb_closed,
-	.datagram = cb_datagram,
+    .stream_opened = cb_opened,
+    .stream_data = cb_data,
+    .stream_fin = cb_fin,
+    .stream_reset = cb_reset,
+    .closed = cb_closed,
+    .datagram = cb_datagram,
 };
 
 static struct link ab, ba; /* A to B, B to A */
@@ -253,13 +254,13 @@ static void make_pair(int cc, struct trst_conn_config *cfg_in)
 	memset(kb_key, 0xbb, 32);
 	tu_addr(&addr, "192.0.2.1", 1000);
 	ck_assert_int_eq(trst_conn_new(&cfg, TRST_ROLE_INITIATOR, &ka, kb_key, &tp,
-	                               (struct sockaddr *)&addr, sizeof(struct sockaddr_in), &cbs, &A,
-	                               now, &A.c),
+	                               (struct sockaddr *)&addr, sizeof(struct sockaddr_in), &cbs,
+	                               &A, now, &A.c),
 	                 0);
 	tu_addr(&addr, "192.0.2.2", 2000);
 	ck_assert_int_eq(trst_conn_new(&cfg, TRST_ROLE_RESPONDER, &kb, ka_key, &tp,
-	                               (struct sockaddr *)&addr, sizeof(struct sockaddr_in), &cbs, &B,
-	                               now, &B.c),
+	                               (struct sockaddr *)&addr, sizeof(struct sockaddr_in), &cbs,
+	                               &B, now, &B.c),
 	                 0);
 }
 
@@ -349,7 +350,8 @@ static uint64_t run(int (*done)(void), uint64_t limit_us)
 		send_all(&B, &ba);
 		uint64_t next = UINT64_MAX;
 		uint64_t t[4] = {trst_conn_deadline(A.c), trst_conn_deadline(B.c),
-		                 ab.head ? ab.head->at : UINT64_MAX, ba.head ? ba.head->at : UINT64_MAX};
+		                 ab.head ? ab.head->at : UINT64_MAX,
+		                 ba.head ? ba.head->at : UINT64_MAX};
 		for (int i = 0; i < 4; i++)
 			if (t[i] < next)
 				next = t[i];
@@ -391,17 +393,17 @@ struct scenario {
 };
 
 static const struct scenario matrix[] = {
-	{"clean", TRST_CC_CUBIC, 0, 0, 0, 0, 0, 0, -1, 64, 4},
-	{"clean bbr", TRST_CC_BBR, 0, 0, 0, 5, 0, 0, -1, 64, 4},
-	{"1% loss 20ms 100Mbit", TRST_CC_CUBIC, 0.01, 0, 0, 10, 0, 100, -1, 64, 4},
-	{"5% loss bbr", TRST_CC_BBR, 0.05, 0, 0, 10, 0, 100, -1, 64, 8},
-	{"20% loss", TRST_CC_CUBIC, 0.20, 0, 0, 5, 0, 0, -1, 16, 4},
-	{"200ms delay", TRST_CC_CUBIC, 0.001, 0, 0, 100, 0, 0, -1, 64, 4},
-	{"reorder jitter", TRST_CC_CUBIC, 0, 0, 0, 5, 8, 0, -1, 64, 4},
-	{"duplication", TRST_CC_CUBIC, 0, 0.10, 0, 2, 1, 0, -1, 64, 4},
-	{"corruption", TRST_CC_CUBIC, 0, 0, 0.05, 2, 0, 0, -1, 64, 4},
-	{"everything", TRST_CC_BBR, 0.05, 0.05, 0.02, 30, 10, 50, -1, 16, 8},
-	{"asymmetric", TRST_CC_CUBIC, 0.0, 0, 0, 20, 0, 100, 0.20, 64, 4},
+    {"clean", TRST_CC_CUBIC, 0, 0, 0, 0, 0, 0, -1, 64, 4},
+    {"clean bbr", TRST_CC_BBR, 0, 0, 0, 5, 0, 0, -1, 64, 4},
+    {"1% loss 20ms 100Mbit", TRST_CC_CUBIC, 0.01, 0, 0, 10, 0, 100, -1, 64, 4},
+    {"5% loss bbr", TRST_CC_BBR, 0.05, 0, 0, 10, 0, 100, -1, 64, 8},
+    {"20% loss", TRST_CC_CUBIC, 0.20, 0, 0, 5, 0, 0, -1, 16, 4},
+    {"200ms delay", TRST_CC_CUBIC, 0.001, 0, 0, 100, 0, 0, -1, 64, 4},
+    {"reorder jitter", TRST_CC_CUBIC, 0, 0, 0, 5, 8, 0, -1, 64, 4},
+    {"duplication", TRST_CC_CUBIC, 0, 0.10, 0, 2, 1, 0, -1, 64, 4},
+    {"corruption", TRST_CC_CUBIC, 0, 0, 0.05, 2, 0, 0, -1, 64, 4},
+    {"everything", TRST_CC_BBR, 0.05, 0.05, 0.02, 30, 10, 50, -1, 16, 8},
+    {"asymmetric", TRST_CC_CUBIC, 0.0, 0, 0, 20, 0, 100, 0.20, 64, 4},
 };
 
 START_TEST(test_transfer_matrix)

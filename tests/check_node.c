@@ -58,8 +58,10 @@ static void feed(struct sstream *s)
 {
 	struct bufferevent *bev = tryst_stream_bufferevent(s->st);
 	uint8_t buf[65536];
-	while (s->sent < s->to_send && evbuffer_get_length(bufferevent_get_output(bev)) < (1 << 20)) {
-		size_t n = s->to_send - s->sent < sizeof buf ? (size_t)(s->to_send - s->sent) : sizeof buf;
+	while (s->sent < s->to_send &&
+	       evbuffer_get_length(bufferevent_get_output(bev)) < (1 << 20)) {
+		size_t n =
+		    s->to_send - s->sent < sizeof buf ? (size_t)(s->to_send - s->sent) : sizeof buf;
 		gen(s->seed, s->sent, buf, n);
 		crypto_generichash_update(&s->h_tx, buf, n);
 		bufferevent_write(bev, buf, n);

@@ -63,7 +63,8 @@ void cli_file_error(const char *path, int err)
 		break;
 	case TRYST_ERR_FILE_PERMS:
 		if (stat(path, &st) == 0)
-			cli_error("%s: secret key file is accessible by group or others (mode %04o); refusing "
+			cli_error("%s: secret key file is accessible by group or others (mode "
+			          "%04o); refusing "
 			          "to use it. Fix with: chmod 600 '%s'",
 			          path, (unsigned)(st.st_mode & 07777), path);
 		else

@@ -15,20 +15,20 @@
 #include "pipe.h"
 
 static const char usage[] =
-	"Usage: tryst connect KEY --addr HOST:PORT [--addr HOST:PORT]... [options]\n"
-	"Dial KEY and pipe stdin to it and what it sends to stdout.  End of input\n"
-	"half-closes; exits 0 once everything sent is acknowledged and the peer has\n"
-	"finished too.\n\n"
-	"  -A, --addr HOST:PORT  where KEY may be (repeatable: all are tried at once)\n"
-	"  -i, --identity FILE   the identity to dial as (default: the one 'tryst keygen'\n"
-	"                        makes)\n"
-	"      --ephemeral       dial with a throwaway identity instead\n"
-	"  -t, --timeout SECS    give up when KEY does not answer within SECS (10)\n"
-	"      --cc ALG          congestion control: cubic (default) or bbr\n"
-	"      --no-dht          do not use the DHT (accepted for forward compatibility)\n"
-	"  -h, --help            show this help\n"
-	"  -V, --version         show the version\n"
-	"  -v, --verbose         log more to stderr\n";
+    "Usage: tryst connect KEY --addr HOST:PORT [--addr HOST:PORT]... [options]\n"
+    "Dial KEY and pipe stdin to it and what it sends to stdout.  End of input\n"
+    "half-closes; exits 0 once everything sent is acknowledged and the peer has\n"
+    "finished too.\n\n"
+    "  -A, --addr HOST:PORT  where KEY may be (repeatable: all are tried at once)\n"
+    "  -i, --identity FILE   the identity to dial as (default: the one 'tryst keygen'\n"
+    "                        makes)\n"
+    "      --ephemeral       dial with a throwaway identity instead\n"
+    "  -t, --timeout SECS    give up when KEY does not answer within SECS (10)\n"
+    "      --cc ALG          congestion control: cubic (default) or bbr\n"
+    "      --no-dht          do not use the DHT (accepted for forward compatibility)\n"
+    "  -h, --help            show this help\n"
+    "  -V, --version         show the version\n"
+    "  -v, --verbose         log more to stderr\n";
 
 #define MAX_ADDRS 8
 
@@ -99,13 +99,13 @@ int cmd_connect(int argc, char **argv)
 {
 	enum { OPT_CC = 256, OPT_NO_DHT, OPT_EPHEMERAL };
 	static const struct option longopts[] = {{"addr", required_argument, NULL, 'A'},
-	                                          {"identity", required_argument, NULL, 'i'},
-	                                          {"ephemeral", no_argument, NULL, OPT_EPHEMERAL},
-	                                          {"timeout", required_argument, NULL, 't'},
-	                                          {"cc", required_argument, NULL, OPT_CC},
-	                                          {"no-dht", no_argument, NULL, OPT_NO_DHT},
-	                                          CLI_COMMON_LONGOPTS,
-	                                          {NULL, 0, NULL, 0}};
+	                                         {"identity", required_argument, NULL, 'i'},
+	                                         {"ephemeral", no_argument, NULL, OPT_EPHEMERAL},
+	                                         {"timeout", required_argument, NULL, 't'},
+	                                         {"cc", required_argument, NULL, OPT_CC},
+	                                         {"no-dht", no_argument, NULL, OPT_NO_DHT},
+	                                         CLI_COMMON_LONGOPTS,
+	                                         {NULL, 0, NULL, 0}};
 	struct connect_ctx c;
 	struct tryst_node_config cfg;
 	struct sockaddr_storage addrs[MAX_ADDRS];
@@ -134,18 +134,15 @@ int cmd_connect(int argc, char **argv)
 				c.addr_text = optarg;
 			n_addrs++;
 			break;
-		case 'i':
-			file = optarg;
-			break;
-		case OPT_EPHEMERAL:
-			ephemeral = 1;
-			break;
+		case 'i': file = optarg; break;
+		case OPT_EPHEMERAL: ephemeral = 1; break;
 		case 't': {
 			char *end;
 			long t = strtol(optarg, &end, 10);
 			if (*end || t < 1 || t > 3600) {
-				cli_error("connect: --timeout takes seconds from 1 to 3600, not '%s'",
-				          optarg);
+				cli_error(
+				    "connect: --timeout takes seconds from 1 to 3600, not '%s'",
+				    optarg);
 				return EXIT_USAGE;
 			}
 			c.timeout_s = (unsigned)t;
@@ -161,8 +158,7 @@ int cmd_connect(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
-		case OPT_NO_DHT:
-			break;
+		case OPT_NO_DHT: break;
 		default:
 			if ((rc = cli_common_option(opt, usage)) >= 0)
 				return rc;

@@ -169,9 +169,9 @@ int cmd_demo(int argc, char **argv)
 {
 	enum { OPT_CC = 256 };
 	static const struct option longopts[] = {{"size", required_argument, NULL, 's'},
-	                                          {"cc", required_argument, NULL, OPT_CC},
-	                                          CLI_COMMON_LONGOPTS,
-	                                          {NULL, 0, NULL, 0}};
+	                                         {"cc", required_argument, NULL, OPT_CC},
+	                                         CLI_COMMON_LONGOPTS,
+	                                         {NULL, 0, NULL, 0}};
 	int opt, rc, cc = TRYST_CC_CUBIC;
 	unsigned long mib = 256;
 
@@ -180,7 +180,8 @@ int cmd_demo(int argc, char **argv)
 			char *end;
 			mib = strtoul(optarg, &end, 10);
 			if (*end || mib < 1 || mib > 65536) {
-				cli_error("demo: --size takes MiB from 1 to 65536, not '%s'", optarg);
+				cli_error("demo: --size takes MiB from 1 to 65536, not '%s'",
+				          optarg);
 				return EXIT_USAGE;
 			}
 		} else if (opt == OPT_CC) {

@@ -19,7 +19,7 @@
 #include "cli.h"
 
 #define CHUNK (256u * 1024)
-#define HIGH (4u << 20)
+#define HIGH  (4u << 20)
 
 struct demo {
 	struct event_base *base;

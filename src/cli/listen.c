@@ -17,18 +17,18 @@
 #include "pipe.h"
 
 static const char usage[] =
-	"Usage: tryst listen [-i FILE] [--port N] [--bind ADDR] [--allow KEY]... [--cc ALG]\n"
-	"Wait for one connection; pipe its first stream to stdout and stdin into it.\n"
-	"Exits when the stream has ended in both directions.\n\n"
-	"  -i, --identity FILE  the identity to listen as (default: the one 'tryst keygen' makes)\n"
-	"  -p, --port N         UDP port (default: any free port, printed on stderr)\n"
-	"      --bind ADDR      local address to bind (default: all, IPv6 and IPv4)\n"
-	"  -a, --allow KEY      accept only this key (repeatable; default: anyone)\n"
-	"      --cc ALG         congestion control: cubic (default) or bbr\n"
-	"      --no-dht         do not use the DHT (accepted for forward compatibility)\n"
-	"  -h, --help           show this help\n"
-	"  -V, --version        show the version\n"
-	"  -v, --verbose        log more to stderr\n";
+    "Usage: tryst listen [-i FILE] [--port N] [--bind ADDR] [--allow KEY]... [--cc ALG]\n"
+    "Wait for one connection; pipe its first stream to stdout and stdin into it.\n"
+    "Exits when the stream has ended in both directions.\n\n"
+    "  -i, --identity FILE  the identity to listen as (default: the one 'tryst keygen' makes)\n"
+    "  -p, --port N         UDP port (default: any free port, printed on stderr)\n"
+    "      --bind ADDR      local address to bind (default: all, IPv6 and IPv4)\n"
+    "  -a, --allow KEY      accept only this key (repeatable; default: anyone)\n"
+    "      --cc ALG         congestion control: cubic (default) or bbr\n"
+    "      --no-dht         do not use the DHT (accepted for forward compatibility)\n"
+    "  -h, --help           show this help\n"
+    "  -V, --version        show the version\n"
+    "  -v, --verbose        log more to stderr\n";
 
 #define MAX_ALLOW 64
 
@@ -157,13 +157,13 @@ int cmd_listen(int argc, char **argv)
 {
 	enum { OPT_BIND = 256, OPT_CC, OPT_NO_DHT };
 	static const struct option longopts[] = {{"identity", required_argument, NULL, 'i'},
-	                                          {"port", required_argument, NULL, 'p'},
-	                                          {"bind", required_argument, NULL, OPT_BIND},
-	                                          {"allow", required_argument, NULL, 'a'},
-	                                          {"cc", required_argument, NULL, OPT_CC},
-	                                          {"no-dht", no_argument, NULL, OPT_NO_DHT},
-	                                          CLI_COMMON_LONGOPTS,
-	                                          {NULL, 0, NULL, 0}};
+	                                         {"port", required_argument, NULL, 'p'},
+	                                         {"bind", required_argument, NULL, OPT_BIND},
+	                                         {"allow", required_argument, NULL, 'a'},
+	                                         {"cc", required_argument, NULL, OPT_CC},
+	                                         {"no-dht", no_argument, NULL, OPT_NO_DHT},
+	                                         CLI_COMMON_LONGOPTS,
+	                                         {NULL, 0, NULL, 0}};
 	struct listen_ctx l;
 	struct tryst_node_config cfg;
 	const char *file = NULL;
@@ -175,9 +175,7 @@ int cmd_listen(int argc, char **argv)
 	tryst_node_config_default(&cfg);
 	while ((opt = getopt_long(argc, argv, "i:p:a:hVv", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'i':
-			file = optarg;
-			break;
+		case 'i': file = optarg; break;
 		case 'p': {
 			char *end;
 			long port = strtol(optarg, &end, 10);
@@ -189,9 +187,7 @@ int cmd_listen(int argc, char **argv)
 			cfg.port = (uint16_t)port;
 			break;
 		}
-		case OPT_BIND:
-			cfg.bind_address = optarg;
-			break;
+		case OPT_BIND: cfg.bind_address = optarg; break;
 		case 'a':
 			if (l.n_allow == MAX_ALLOW) {
 				cli_error("listen: at most %d --allow keys", MAX_ALLOW);
@@ -211,8 +207,7 @@ int cmd_listen(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
-		case OPT_NO_DHT:
-			break;
+		case OPT_NO_DHT: break;
 		default:
 			if ((rc = cli_common_option(opt, usage)) >= 0)
 				return rc;
@@ -242,7 +237,8 @@ int cmd_listen(int argc, char **argv)
 	if (rc < 0) {
 		cli_error("cannot listen%s%s: %s%s%s", cfg.bind_address ? " on " : "",
 		          cfg.bind_address ? cfg.bind_address : "", tryst_strerror(rc),
-		          rc == TRYST_ERR_SYSTEM ? ": " : "", rc == TRYST_ERR_SYSTEM ? strerror(errno) : "");
+		          rc == TRYST_ERR_SYSTEM ? ": " : "",
+		          rc == TRYST_ERR_SYSTEM ? strerror(errno) : "");
 		event_base_free(l.base);
 		return EXIT_FAILURE;
 	}

@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 		char *sub[] = {argv[optind + 1], "--help", NULL};
 		for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 			if (strcmp(commands[i].name, sub[0]) == 0) {
-				optind = 1;
+				optind = 0;
 				return commands[i].run(2, sub);
 			}
 		name = argv[optind + 1];
@@ -76,7 +76,8 @@ int main(int argc, char **argv)
 		if (strcmp(commands[i].name, name) == 0) {
 			int sub_argc = argc - optind;
 			char **sub_argv = argv + optind;
-			optind = 1; /* each subcommand runs its own getopt from the start */
+			optind = 0; /* 0, not 1: glibc then re-reads the option string, so the
+			             * subcommand permutes arguments (main stops at the first) */
 			return commands[i].run(sub_argc, sub_argv);
 		}
 	}

@@ -23,7 +23,7 @@
 #include "cli.h"
 #include "pipe.h"
 
-#define OUT_HIGH (1u << 20)
+#define OUT_HIGH   (1u << 20)
 #define READ_CHUNK (256u * 1024)
 
 struct cli_pipe {
@@ -72,7 +72,8 @@ static void pump_in(struct cli_pipe *p)
 		struct evbuffer_iovec v;
 		if (evbuffer_reserve_space(out, READ_CHUNK, &v, 1) < 1)
 			break;
-		ssize_t n = read(p->in, v.iov_base, v.iov_len < READ_CHUNK ? v.iov_len : READ_CHUNK);
+		ssize_t n =
+		    read(p->in, v.iov_base, v.iov_len < READ_CHUNK ? v.iov_len : READ_CHUNK);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 			v.iov_len = 0;
 			evbuffer_commit_space(out, &v, 1);
@@ -184,9 +185,11 @@ static void bev_event_cb(struct bufferevent *bev, short what, void *arg)
 		uint64_t code;
 		int err = tryst_stream_error(p->st, &code);
 		if (err == TRYST_ERR_STREAM_RESET)
-			cli_error("the peer reset the stream (code %llu)", (unsigned long long)code);
+			cli_error("the peer reset the stream (code %llu)",
+			          (unsigned long long)code);
 		else
-			cli_error("stream failed: %s", tryst_strerror(err ? err : TRYST_ERR_CLOSED));
+			cli_error("stream failed: %s",
+			          tryst_strerror(err ? err : TRYST_ERR_CLOSED));
 		finish(p, 1);
 		return;
 	}

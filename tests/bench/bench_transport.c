@@ -29,7 +29,7 @@
 #include "tryst.h"
 
 #define CHUNK (256 * 1024)
-#define HIGH (8u << 20)
+#define HIGH  (8u << 20)
 
 static uint64_t total = 1ull << 30;
 static int n_streams = 1, cc = TRYST_CC_CUBIC, json;
@@ -60,8 +60,8 @@ static struct event_base *mkbase(void)
 	return b;
 }
 
-static tryst_node *mknode(struct event_base *b, tryst_identity *id, void *ud,
-                          tryst_accept_fn acc, tryst_conn_fn on_conn, tryst_stream_fn on_stream)
+static tryst_node *mknode(struct event_base *b, tryst_identity *id, void *ud, tryst_accept_fn acc,
+                          tryst_conn_fn on_conn, tryst_stream_fn on_stream)
 {
 	struct tryst_node_config cfg;
 	tryst_node *n;
@@ -223,27 +223,16 @@ int main(int argc, char **argv)
 	int o;
 	while ((o = getopt_long(argc, argv, "b:s:c:m:a:j", opts, NULL)) != -1) {
 		switch (o) {
-		case 'b':
-			total = strtoull(optarg, NULL, 0);
-			break;
-		case 's':
-			n_streams = atoi(optarg);
-			break;
-		case 'c':
-			cc = strcmp(optarg, "bbr") == 0 ? TRYST_CC_BBR : TRYST_CC_CUBIC;
-			break;
-		case 'm':
-			mtu = strtoul(optarg, NULL, 0);
-			break;
-		case 'a':
-			ip = optarg;
-			break;
-		case 'j':
-			json = 1;
-			break;
+		case 'b': total = strtoull(optarg, NULL, 0); break;
+		case 's': n_streams = atoi(optarg); break;
+		case 'c': cc = strcmp(optarg, "bbr") == 0 ? TRYST_CC_BBR : TRYST_CC_CUBIC; break;
+		case 'm': mtu = strtoul(optarg, NULL, 0); break;
+		case 'a': ip = optarg; break;
+		case 'j': json = 1; break;
 		default:
-			fprintf(stderr, "usage: bench_transport [--bytes N] [--streams K] [--cc cubic|bbr] "
-			                "[--mtu B] [--addr IP] [--json]\n");
+			fprintf(stderr,
+			        "usage: bench_transport [--bytes N] [--streams K] [--cc cubic|bbr] "
+			        "[--mtu B] [--addr IP] [--json]\n");
 			return 2;
 		}
 	}
@@ -322,19 +311,21 @@ int main(int argc, char **argv)
 	waitpid(pid, NULL, 0);
 	double secs = rxr[1], mbs = rxr[0] / 1e6 / secs, gib = rxr[0] / (1024.0 * 1024 * 1024);
 	if (json)
-		printf("{\"bytes\":%.0f,\"seconds\":%.3f,\"MBps\":%.1f,\"sender_cpu_s_per_GiB\":%.3f,"
-		       "\"receiver_cpu_s_per_GiB\":%.3f,\"handshake_ms\":%.3f,\"mtu\":%llu,"
-		       "\"lost\":%llu,\"cc\":\"%s\"}\n",
-		       rxr[0], secs, mbs, (c1 - c0) / gib, rxr[2] / gib, (t.t_est - t.t_dial) * 1e3,
-		       (unsigned long long)info.mtu, (unsigned long long)info.packets_lost,
-		       cc == TRYST_CC_BBR ? "bbr" : "cubic");
+		printf(
+		    "{\"bytes\":%.0f,\"seconds\":%.3f,\"MBps\":%.1f,\"sender_cpu_s_per_GiB\":%.3f,"
+		    "\"receiver_cpu_s_per_GiB\":%.3f,\"handshake_ms\":%.3f,\"mtu\":%llu,"
+		    "\"lost\":%llu,\"cc\":\"%s\"}\n",
+		    rxr[0], secs, mbs, (c1 - c0) / gib, rxr[2] / gib, (t.t_est - t.t_dial) * 1e3,
+		    (unsigned long long)info.mtu, (unsigned long long)info.packets_lost,
+		    cc == TRYST_CC_BBR ? "bbr" : "cubic");
 	else
-		printf("tryst stream: %.0f MiB in %.2f s = %.1f MB/s; CPU s/GiB sender %.2f receiver "
-		       "%.2f; handshake %.3f ms; mtu %llu; %llu packets lost (%s, wall %.2f s)\n",
-		       rxr[0] / 1048576, secs, mbs, (c1 - c0) / gib, rxr[2] / gib,
-		       (t.t_est - t.t_dial) * 1e3, (unsigned long long)info.mtu,
-		       (unsigned long long)info.packets_lost, cc == TRYST_CC_BBR ? "bbr" : "cubic",
-		       t_end - t.t_dial);
+		printf(
+		    "tryst stream: %.0f MiB in %.2f s = %.1f MB/s; CPU s/GiB sender %.2f receiver "
+		    "%.2f; handshake %.3f ms; mtu %llu; %llu packets lost (%s, wall %.2f s)\n",
+		    rxr[0] / 1048576, secs, mbs, (c1 - c0) / gib, rxr[2] / gib,
+		    (t.t_est - t.t_dial) * 1e3, (unsigned long long)info.mtu,
+		    (unsigned long long)info.packets_lost, cc == TRYST_CC_BBR ? "bbr" : "cubic",
+		    t_end - t.t_dial);
 	for (int i = 0; i < n_streams; i++)
 		tryst_stream_free(t.st[i]);
 	tryst_conn_free(t.conn);
