@@ -25,8 +25,8 @@
 #   client 10.231.1.1 --- r0 [router] r1 =tbf=> r1b --[br0, drop]-- r2 --- 10.231.2.1 server
 #   fd00:231:1::1             10.231.1.254 / 10.231.2.254                 fd00:231:2::1
 #
-# Why this shape (../../../shared/LAB.md): a tbf on the sender's own
-# interface never drops UDP, it blocks the sender, so the shaper sits on a
+# Why this shape (LAB.md, the lab notes on the test machine): a tbf on the
+# sender's own interface never drops UDP, it blocks the sender, so the shaper sits on a
 # router.  The random drop (nftables numgen, measured to give the asked
 # rate) must come after the shaper: every netfilter hook on the router's
 # routing path runs before its egress qdisc, so the router hands shaped

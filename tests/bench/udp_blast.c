@@ -17,6 +17,8 @@
  *   --batch N               messages per sendmmsg/recvmmsg (default 32)
  *   --segs N                segments per GSO send (default 48, at most 64)
  *   --v6                    use ::1 / IPv6 instead of 127.0.0.1
+ *   --unconnected           address every datagram (sendto, msg_name) instead
+ *                           of connect(): what one socket for all peers does
  *
  * The sender does not wait for the receiver: datagrams the receiver cannot
  * take are dropped by its kernel and reported as loss.  MB is 10^6 bytes.
@@ -52,7 +54,10 @@ static const char *mode_names[] = {"single", "mmsg", "gso"};
 static enum mode mode = M_SINGLE;
 static size_t dsize = 1200, batch = 32, segs = 48;
 static unsigned long long total = 1000000000ull;
-static int v6;
+static int v6, unconnected;
+/* the destination when unconnected */
+static struct sockaddr_storage dest;
+static socklen_t destlen;
 
 #define MARK_DATA 'D'
 #define MARK_END  'E'
@@ -275,7 +280,8 @@ static void send_end(int fd, unsigned long long dgrams)
 	/* several times: any one may be dropped by a full receive buffer */
 	for (int i = 0; i < 20; i++) {
 		struct timespec ts = {0, 5 * 1000 * 1000};
-		send(fd, end, sizeof end, 0);
+		sendto(fd, end, sizeof end, 0, unconnected ? (struct sockaddr *)&dest : NULL,
+		       unconnected ? destlen : 0);
 		nanosleep(&ts, NULL);
 	}
 }
@@ -309,6 +315,8 @@ static int run_send(int fd, FILE *out)
 		iov[i].iov_len = dsize;
 		m[i].msg_hdr.msg_iov = &iov[i];
 		m[i].msg_hdr.msg_iovlen = 1;
+		m[i].msg_hdr.msg_name = unconnected ? &dest : NULL;
+		m[i].msg_hdr.msg_namelen = unconnected ? destlen : 0;
 	}
 	if (mode == M_GSO) {
 		struct cmsghdr *c;
@@ -330,7 +338,10 @@ static int run_send(int fd, FILE *out)
 		size_t n = left < per ? (size_t)left : per;
 		int r;
 		if (mode == M_SINGLE) {
-			r = send(fd, buf, dsize, 0) < 0 ? -1 : 1;
+			r = sendto(fd, buf, dsize, 0, unconnected ? (struct sockaddr *)&dest : NULL,
+			           unconnected ? destlen : 0) < 0
+			        ? -1
+			        : 1;
 		} else if (mode == M_MMSG) {
 			r = sendmmsg(fd, m, (unsigned)n, 0);
 		} else {
@@ -370,8 +381,9 @@ static int run_send(int fd, FILE *out)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: udp_blast [--mode single|mmsg|gso] [--size N] [--bytes N] "
-	                "[--batch N] [--segs N] [--v6] [--recv PORT | --send HOST:PORT]\n");
+	fprintf(stderr,
+	        "usage: udp_blast [--mode single|mmsg|gso] [--size N] [--bytes N] "
+	        "[--batch N] [--segs N] [--v6] [--unconnected] [--recv PORT | --send HOST:PORT]\n");
 	exit(2);
 }
 
@@ -412,8 +424,12 @@ static int connect_send(const struct sockaddr_storage *to, socklen_t len)
 	if (fd < 0)
 		die("socket");
 	bufsizes(fd);
-	/* connected: the kernel looks the route up once (what a real peer
-	 * link would do too) */
+	if (unconnected) {
+		memcpy(&dest, to, len);
+		destlen = len;
+		return fd;
+	}
+	/* connected: the kernel looks the route up once */
 	if (connect(fd, (const struct sockaddr *)to, len) != 0)
 		die("connect");
 	return fd;
@@ -426,6 +442,10 @@ int main(int argc, char **argv)
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--v6")) {
 			v6 = 1;
+			continue;
+		}
+		if (!strcmp(a, "--unconnected")) {
+			unconnected = 1;
 			continue;
 		}
 		if (!v)
