@@ -438,7 +438,8 @@ struct tryst_node_config {
 	size_t conn_window;             /* receive window per connection (16 MiB) */
 	size_t stream_send_buffer;      /* unacknowledged bytes kept per stream (4 MiB) */
 	uint32_t max_streams;           /* streams a peer may have open (1024) */
-	size_t max_udp_payload;         /* path MTU probing ceiling (1452) */
+	size_t max_udp_payload;         /* path MTU probing ceiling (16384); the
+	                                   route's MTU caps it per connection */
 	tryst_accept_fn accept;         /* NULL: refuse every incoming connection */
 	tryst_conn_fn on_conn;          /* events of every connection (may be NULL) */
 	tryst_stream_fn on_stream;      /* streams the peer opens (NULL: refused) */

@@ -26,11 +26,12 @@
 
 /* ---- constants ---- */
 
-#define MIN_MTU            1200 /* RFC 9000 section 14: every path carries it */
-#define TPARAMS_VERSION    1
-#define DGRAM_QUEUE_LEN    64 /* unreliable datagrams waiting to be sent */
-#define CLOSE_PTO_MULTIPLE 3  /* closing/draining period (RFC 9000 10.2) */
-#define MTU_MAX_PROBES     3  /* RFC 8899 MAX_PROBES */
+#define TRST_MAX_RECV_PAYLOAD 65507 /* largest UDP payload over IPv4 */
+#define MIN_MTU               1200  /* RFC 9000 section 14: every path carries it */
+#define TPARAMS_VERSION       1
+#define DGRAM_QUEUE_LEN       64 /* unreliable datagrams waiting to be sent */
+#define CLOSE_PTO_MULTIPLE    3  /* closing/draining period (RFC 9000 10.2) */
+#define MTU_MAX_PROBES        3  /* RFC 8899 MAX_PROBES */
 
 enum conn_state { ST_OPEN, ST_CLOSING, ST_DRAINING, ST_CLOSED };
 
@@ -184,7 +185,9 @@ void trst_conn_config_tparams(const struct trst_conn_config *cfg, struct trst_tp
 	tp->max_data = cfg->conn_window;
 	tp->max_stream_data = cfg->stream_window;
 	tp->max_streams = cfg->max_streams;
-	tp->max_udp_payload = cfg->max_udp_payload < MIN_MTU ? MIN_MTU : cfg->max_udp_payload;
+	/* What we accept is what our socket can receive, not what we send:
+	 * each sender probes its own path up to this. */
+	tp->max_udp_payload = TRST_MAX_RECV_PAYLOAD;
 	tp->idle_timeout_ms = cfg->idle_timeout_us / 1000;
 	tp->aeads = 1u << (TRST_AEAD_CHACHA20_POLY1305 - 1);
 	if (trst_aead_available(TRST_AEAD_AES256_GCM))
@@ -1291,6 +1294,14 @@ static size_t conn_write(struct trst_conn *c, uint8_t *out, size_t cap, uint64_t
 			c->ping_pending = 0;
 		}
 		put_streams(c, &b);
+		/* A PTO probe must elicit an acknowledgement whatever else it
+		 * carries (RFC 9002 section 6.2.4), or the probe is never sent
+		 * and the timer fires again at once. */
+		if (probe && !b.eliciting && b.p < b.end) {
+			*b.p++ = TRST_FRAME_PING;
+			add_sent(&b, TRST_FRAME_PING, 0, 0, 0, 0);
+			b.eliciting = 1;
+		}
 	}
 	if (b.p == out + TRST_PKT_HEADER_LEN)
 		return 0;
@@ -1357,6 +1368,16 @@ void trst_conn_timeout(struct trst_conn *c, uint64_t now)
 	struct trst_recovery_callbacks cbs = {rec_acked_cb, rec_lost_cb, c};
 	unsigned probes = 0;
 	trst_recovery_on_timeout(&c->rec, now, &cbs, &probes);
+	if (probes) {
+		/* Probes carry the oldest unacknowledged data again when there
+		 * is some (RFC 9002 section 6.2.4), so a lost tail is repaired
+		 * by the probe itself. */
+		const struct trst_sent_packet *old = trst_recovery_oldest_unacked(&c->rec);
+		if (old)
+			for (unsigned i = 0; i < old->n_frames; i++)
+				if (old->frames[i].type == TRST_FRAME_STREAM)
+					on_lost_frame(c, &old->frames[i]);
+	}
 	c->pto_probes += probes;
 	conn_reap(c);
 }

@@ -22,7 +22,11 @@
 #include "packet.h"
 #include "udp.h"
 
-#define MAX_DIAL_ADDRS       8
+#define MAX_DIAL_ADDRS 8
+/* Default path MTU probing ceiling.  Real paths stop far below (the route
+ * MTU caps each search); on loopback and jumbo-frame links larger datagrams
+ * cut the per-packet cost of the kernel and the crypto. */
+#define NODE_MAX_UDP_PAYLOAD 16384
 #define TX_BUF               (64 * 1024)
 #define GSO_MAX_BYTES        65000
 #define DIAL_FIRST_RESEND_US 500000ull /* then doubling, at most 2 s */
@@ -42,7 +46,8 @@ struct tryst_stream {
 	struct tryst_stream *next, *prev;
 	int err;
 	uint64_t code;
-	uint8_t app_fin; /* the application finished its side */
+	uint8_t app_fin;  /* the application finished its side */
+	uint8_t peer_fin; /* the peer's side ended cleanly (EOF delivered) */
 	uint8_t fin_acked_told;
 };
 
@@ -118,7 +123,7 @@ TRYST_EXPORT void tryst_node_config_default(struct tryst_node_config *cfg)
 	cfg->conn_window = c.conn_window;
 	cfg->stream_send_buffer = c.stream_send_buffer;
 	cfg->max_streams = (uint32_t)c.max_streams;
-	cfg->max_udp_payload = c.max_udp_payload;
+	cfg->max_udp_payload = NODE_MAX_UDP_PAYLOAD;
 }
 
 /* ---- index table (receiver index -> connection) ---- */
@@ -528,8 +533,19 @@ static int open_core(struct tryst_conn *c, const struct trst_hs_result *res,
 	memcpy(keys.recv_secret, res->recv_key, 32);
 	keys.local_index = res->local_index;
 	keys.remote_index = res->remote_index;
-	rc = trst_conn_new(&c->node->ccfg, role, &keys, res->peer, &tp, from, fromlen, &core_cbs, c,
-	                   now, &c->core);
+	/* The path MTU search reaches up to what the route allows: the local
+	 * interface's MTU (64 KiB on loopback, 1500 on Ethernet) or the
+	 * configured ceiling, whichever is lower (RFC 8899 section 5.1.2). */
+	struct trst_conn_config ccfg = c->node->ccfg;
+	unsigned route_mtu;
+	if (trst_udp_route_mtu(from, fromlen, &route_mtu) == 0 &&
+	    route_mtu > trst_udp_overhead(from)) {
+		size_t limit = route_mtu - trst_udp_overhead(from);
+		if (ccfg.max_udp_payload > limit)
+			ccfg.max_udp_payload = limit;
+	}
+	rc = trst_conn_new(&ccfg, role, &keys, res->peer, &tp, from, fromlen, &core_cbs, c, now,
+	                   &c->core);
 	sodium_memzero(&keys, sizeof keys);
 	if (rc < 0)
 		return rc;
@@ -1018,6 +1034,10 @@ static void stream_fail(struct tryst_stream *st, int err, uint64_t code)
 {
 	if (st->err)
 		return;
+	/* A stream that ended cleanly both ways is not failed by the
+	 * connection closing afterwards. */
+	if (err != TRYST_ERR_STREAM_RESET && st->peer_fin && st->fin_acked_told)
+		return;
 	st->err = err;
 	st->code = code;
 	bufferevent_trigger_event(st->theirs, BEV_EVENT_ERROR | BEV_EVENT_READING,
@@ -1064,8 +1084,10 @@ static void core_stream_fin(void *ud, struct trst_cstream *cs)
 {
 	struct tryst_stream *st = trst_cstream_user(cs);
 	(void)ud;
-	if (st)
+	if (st) {
+		st->peer_fin = 1;
 		bufferevent_flush(st->ours, EV_WRITE, BEV_FINISHED);
+	}
 }
 
 static void core_stream_reset(void *ud, struct trst_cstream *cs, uint64_t code)

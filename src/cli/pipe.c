@@ -34,7 +34,7 @@ struct cli_pipe {
 	int in_regular, out_regular;
 	struct event *in_ev, *out_ev, *kick;
 	struct evbuffer *outq; /* bytes waiting for a non-blocking stdout */
-	uint8_t in_eof, peer_eof, sent_acked, finished;
+	uint8_t in_eof, peer_eof, sent_acked, finished, in_flush;
 	uint64_t bytes_in, bytes_out;
 	cli_pipe_done_fn done;
 	void *arg;
@@ -60,9 +60,12 @@ static void finish(struct cli_pipe *p, int status)
 
 static void check_done(struct cli_pipe *p)
 {
-	if (p->peer_eof && p->sent_acked && !evbuffer_get_length(p->outq))
+	if (p->peer_eof && p->sent_acked && !evbuffer_get_length(p->outq) &&
+	    !evbuffer_get_length(bufferevent_get_input(p->bev)))
 		finish(p, 0);
 }
+
+static void bev_read_cb(struct bufferevent *bev, void *arg);
 
 /* Read what stdin has, as far as the stream takes it. */
 static void pump_in(struct cli_pipe *p)
@@ -132,9 +135,17 @@ static void flush_out(struct cli_pipe *p)
 	}
 	if (evbuffer_get_length(p->outq))
 		event_add(p->out_ev, NULL);
-	/* Below the mark again: take more from the stream. */
-	if (evbuffer_get_length(p->outq) < OUT_HIGH)
+	/* Below the mark again: take more from the stream, starting with
+	 * what already waits in its input (enabling reads alone would not
+	 * call us for bytes that are there already). */
+	if (evbuffer_get_length(p->outq) < OUT_HIGH) {
 		bufferevent_enable(p->bev, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_input(p->bev)) && !p->in_flush) {
+			p->in_flush = 1;
+			bev_read_cb(p->bev, p);
+			p->in_flush = 0;
+		}
+	}
 	check_done(p);
 }
 
@@ -195,8 +206,12 @@ static void bev_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_WRITING))
 		p->sent_acked = 1;
-	else if (what & BEV_EVENT_EOF)
+	else if (what & BEV_EVENT_EOF) {
 		p->peer_eof = 1;
+		if (evbuffer_get_length(bufferevent_get_input(p->bev)) &&
+		    evbuffer_get_length(p->outq) < OUT_HIGH)
+			bev_read_cb(p->bev, p);
+	}
 	check_done(p);
 }
 
@@ -235,8 +250,9 @@ struct cli_pipe *cli_pipe_start(struct event_base *base, tryst_stream *st, int i
 
 void cli_pipe_conn_closed(struct cli_pipe *p, int err)
 {
-	if (!err && p->peer_eof && p->in_eof && !evbuffer_get_length(p->outq)) {
-		/* The peer closed cleanly after our end arrived: done. */
+	if (!err && p->peer_eof && p->in_eof) {
+		/* The peer closed cleanly after its end arrived: done once what
+		 * it sent has reached stdout. */
 		p->sent_acked = 1;
 		check_done(p);
 		return;

@@ -33,8 +33,14 @@
 
 static uint64_t total = 1ull << 30;
 static int n_streams = 1, cc = TRYST_CC_CUBIC, json;
-static size_t mtu = 1452;
+static size_t mtu = 16384;
 static const char *ip = "127.0.0.1";
+
+static void log_cb(int level, const char *msg, void *ud)
+{
+	(void)ud;
+	fprintf(stderr, "[%d] %d %s\n", (int)getpid(), level, msg);
+}
 
 static double mono(void)
 {
@@ -109,8 +115,10 @@ static void rx_event(struct bufferevent *bev, short what, void *arg)
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_WRITING)) {
 		rx_read(bev, r);
 		r->t_last = mono();
+		/* Linger a moment so the last acknowledgements leave. */
+		struct timeval tv = {0, 200000};
 		if (++r->streams_done == n_streams)
-			event_base_loopexit(r->base, NULL);
+			event_base_loopexit(r->base, &tv);
 	} else if (what & BEV_EVENT_ERROR) {
 		fprintf(stderr, "bench: receiver stream error\n");
 		event_base_loopexit(r->base, NULL);
@@ -239,6 +247,8 @@ int main(int argc, char **argv)
 	if (n_streams < 1 || n_streams > 64)
 		n_streams = 1;
 	tryst_init();
+	if (getenv("BENCH_LOG"))
+		tryst_log_set(log_cb, TRYST_LOG_DEBUG, NULL);
 	tryst_identity *rid, *tid;
 	uint8_t rkey[32];
 	tryst_identity_generate(&rid);
