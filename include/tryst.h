@@ -539,7 +539,9 @@ TRYST_EXPORT int tryst_stream_reset(tryst_stream *stream, uint64_t code);
  * gets the peer's code), TRYST_ERR_CLOSED, or 0. */
 TRYST_EXPORT int tryst_stream_error(const tryst_stream *stream, uint64_t *code);
 /* Release the stream (and its bufferevent).  Unsent data is still sent
- * and a FIN follows unless the stream was reset.  NULL is fine. */
+ * and a FIN follows unless the stream was reset.  NULL is fine.  libevent
+ * finalizes freed bufferevents from the loop: before event_base_free(),
+ * let the base run once (event_base_loop(base, EVLOOP_NONBLOCK)). */
 TRYST_EXPORT void tryst_stream_free(tryst_stream *stream);
 
 #ifdef __cplusplus

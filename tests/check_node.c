@@ -218,6 +218,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	event_base_loop(base, EVLOOP_NONBLOCK); /* run finalizers of freed bufferevents */
 	event_base_free(base);
 }
 

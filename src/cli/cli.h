@@ -54,6 +54,8 @@ void cli_json_string(FILE *f, const char *s);
 
 /* An event base with precise timers (pacing needs them). */
 struct event_base *cli_event_base(void);
+/* Free a base after one last turn of its loop (finalizes bufferevents). */
+void cli_event_base_free(struct event_base *base);
 /* Parse HOST:PORT or [V6]:PORT (port required).  0 or -1. */
 int cli_parse_addr(const char *text, struct sockaddr_storage *out);
 /* Parse a key's text form, printing what is wrong with it.  0 or -1. */

@@ -180,3 +180,11 @@ void cli_format_addr(const struct sockaddr *sa, char *out, size_t outlen)
 		snprintf(out, outlen, "?");
 	}
 }
+
+void cli_event_base_free(struct event_base *base)
+{
+	/* Freed bufferevents (streams) are finalized by the loop: give it one
+	 * turn so nothing is left behind. */
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	event_base_free(base);
+}

@@ -196,13 +196,13 @@ int cmd_connect(int argc, char **argv)
 	tryst_identity_free(id);
 	if (rc < 0) {
 		cli_error("cannot open a UDP socket: %s", tryst_strerror(rc));
-		event_base_free(c.base);
+		cli_event_base_free(c.base);
 		return EXIT_FAILURE;
 	}
 	if ((rc = tryst_node_connect(c.node, key, addrs, n_addrs, &c, &c.conn)) < 0) {
 		cli_error("cannot dial: %s", tryst_strerror(rc));
 		tryst_node_free(c.node);
-		event_base_free(c.base);
+		cli_event_base_free(c.base);
 		return EXIT_FAILURE;
 	}
 	c.status = EXIT_FAILURE;
@@ -211,6 +211,6 @@ int cmd_connect(int argc, char **argv)
 	cli_pipe_free(c.pipe);
 	tryst_conn_free(c.conn);
 	tryst_node_free(c.node);
-	event_base_free(c.base);
+	cli_event_base_free(c.base);
 	return c.status;
 }

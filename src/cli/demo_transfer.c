@@ -299,7 +299,7 @@ out:
 	tryst_node_free(d.alice);
 	tryst_node_free(d.bob);
 	if (d.base)
-		event_base_free(d.base);
+		cli_event_base_free(d.base);
 	tryst_identity_free(a);
 	tryst_identity_free(b);
 	free(d.buf);

@@ -239,7 +239,7 @@ int cmd_listen(int argc, char **argv)
 		          cfg.bind_address ? cfg.bind_address : "", tryst_strerror(rc),
 		          rc == TRYST_ERR_SYSTEM ? ": " : "",
 		          rc == TRYST_ERR_SYSTEM ? strerror(errno) : "");
-		event_base_free(l.base);
+		cli_event_base_free(l.base);
 		return EXIT_FAILURE;
 	}
 	tryst_key_to_text(pk, keytext);
@@ -257,6 +257,6 @@ int cmd_listen(int argc, char **argv)
 	cli_pipe_free(l.pipe);
 	tryst_conn_free(l.conn);
 	tryst_node_free(l.node);
-	event_base_free(l.base);
+	cli_event_base_free(l.base);
 	return l.status;
 }

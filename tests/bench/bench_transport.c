@@ -277,6 +277,7 @@ int main(int argc, char **argv)
 		for (int i = 0; i < r.n; i++)
 			tryst_stream_free(r.st[i]);
 		tryst_node_free(n);
+		event_base_loop(r.base, EVLOOP_NONBLOCK); /* run finalizers of freed bufferevents */
 		event_base_free(r.base);
 		_exit(0);
 	}
@@ -340,6 +341,7 @@ int main(int argc, char **argv)
 		tryst_stream_free(t.st[i]);
 	tryst_conn_free(t.conn);
 	tryst_node_free(n);
+	event_base_loop(t.base, EVLOOP_NONBLOCK); /* run finalizers of freed bufferevents */
 	event_base_free(t.base);
 	tryst_identity_free(rid);
 	tryst_identity_free(tid);
