@@ -85,15 +85,15 @@ enum tryst_error {
 	TRYST_ERR_HS_TYPE = -51,       /* not the message type expected here */
 	TRYST_ERR_HS_OVERSIZE = -52,   /* longer than its message type */
 	TRYST_ERR_HS_MAC = -53,        /* mac1 or mac2 wrong: not for this key,
-					  or tampered */
+	                                  or tampered */
 	TRYST_ERR_HS_COOKIE = -54,     /* responder under load: a cookie reply
-					  was written; the initiator retries */
+	                                  was written; the initiator retries */
 	TRYST_ERR_HS_AUTH = -55,       /* does not decrypt, or carries an invalid
-					  key or field: tampered */
+	                                  key or field: tampered */
 	TRYST_ERR_HS_WRONG_PEER = -56, /* response does not authenticate: the
-					  peer is not the key dialed */
+	                                  peer is not the key dialed */
 	TRYST_ERR_HS_REPLAY = -57,     /* timestamp not newer than one already
-					  accepted from that key, or a repeat */
+	                                  accepted from that key, or a repeat */
 	TRYST_ERR_HS_STALE = -58,      /* timestamp too far from our clock */
 	TRYST_ERR_HS_INDEX = -59,      /* not for a handshake in progress here */
 	/* frames inside protected packets */
@@ -121,14 +121,14 @@ enum tryst_error {
 	TRYST_ERR_FAMILY = -84,      /* address family not available (an IPv6
 	                                address on an IPv4-only socket or host) */
 	/* connections and streams */
-	TRYST_ERR_FLOW_CONTROL = -90, /* the peer sent more than we allowed */
-	TRYST_ERR_FINAL_SIZE = -91,   /* the peer changed a stream's final size */
-	TRYST_ERR_STREAM_LIMIT = -92, /* the peer allows no more streams now */
-	TRYST_ERR_STREAM_STATE = -93, /* not possible in the stream's state */
-	TRYST_ERR_CLOSED = -94,       /* the connection is closed */
+	TRYST_ERR_FLOW_CONTROL = -90,   /* the peer sent more than we allowed */
+	TRYST_ERR_FINAL_SIZE = -91,     /* the peer changed a stream's final size */
+	TRYST_ERR_STREAM_LIMIT = -92,   /* the peer allows no more streams now */
+	TRYST_ERR_STREAM_STATE = -93,   /* not possible in the stream's state */
+	TRYST_ERR_CLOSED = -94,         /* the connection is closed */
 	TRYST_ERR_CLOSED_BY_PEER = -95, /* the peer closed with an error code */
-	TRYST_ERR_TIMEOUT = -96,      /* no answer, or silence past the idle timeout */
-	TRYST_ERR_STREAM_RESET = -97, /* the peer reset the stream */
+	TRYST_ERR_TIMEOUT = -96,        /* no answer, or silence past the idle timeout */
+	TRYST_ERR_STREAM_RESET = -97,   /* the peer reset the stream */
 };
 
 /* An English description of an error code ("unknown error" for others).
@@ -375,7 +375,6 @@ TRYST_EXPORT int tryst_unseal(const uint8_t key[TRYST_KEY_SIZE], uint64_t epoch,
                               const uint8_t *sealed, size_t len, uint8_t *out, size_t outcap,
                               size_t *outlen);
 
-
 /* ------------------------------------------------------------------ */
 /* Nodes, connections and streams                                      */
 /* ------------------------------------------------------------------ */
@@ -483,8 +482,7 @@ TRYST_EXPORT tryst_node *tryst_conn_node(const tryst_conn *conn);
  * the handle is). */
 TRYST_EXPORT const uint8_t *tryst_conn_peer_key(const tryst_conn *conn);
 /* The peer's current address. */
-TRYST_EXPORT const struct sockaddr *tryst_conn_peer_address(const tryst_conn *conn,
-                                                            socklen_t *len);
+TRYST_EXPORT const struct sockaddr *tryst_conn_peer_address(const tryst_conn *conn, socklen_t *len);
 
 /* Close cleanly: the peer is told (with `code` and `reason`), streams end
  * with an error; TRYST_CONN_CLOSED follows.  Safe to call twice. */
@@ -500,7 +498,7 @@ struct tryst_conn_info {
 	uint64_t packets_sent, packets_received, packets_lost;
 	uint64_t bytes_sent, bytes_received;               /* UDP payload */
 	uint64_t stream_bytes_sent, stream_bytes_received; /* application bytes */
-	uint64_t handshake_us;          /* time from dial or first packet to established */
+	uint64_t handshake_us; /* time from dial or first packet to established */
 	uint64_t key_updates;
 };
 TRYST_EXPORT void tryst_conn_get_info(const tryst_conn *conn, struct tryst_conn_info *info);
@@ -518,13 +516,15 @@ TRYST_EXPORT int tryst_stream_open(tryst_conn *conn, tryst_stream **out);
 
 /* The stream as a libevent bufferevent (one end of a bufferevent_pair,
  * owned by the stream: do not free it).  Write to send; read what
- * arrives.  The peer finishing its side shows up as BEV_EVENT_EOF after
- * the last byte; a reset or a closed connection as BEV_EVENT_ERROR
+ * arrives.  The peer finishing its side shows up as
+ * BEV_EVENT_EOF | BEV_EVENT_READING after the last byte; a reset or a
+ * closed connection as BEV_EVENT_ERROR
  * (tryst_stream_error() says which).  To finish our side (half-close),
  * call bufferevent_flush(bev, EV_WRITE, BEV_FINISHED) or
  * tryst_stream_shutdown(); once the peer has acknowledged everything
  * written and the end, the event callback gets
- * BEV_EVENT_EOF | BEV_EVENT_WRITING.  Flow control: what the application
+ * BEV_EVENT_EOF | BEV_EVENT_WRITING.  libevent merges deferred events, so
+ * one call may carry both: test READING and WRITING separately.  Flow control: what the application
  * does not read stays in the bufferevent's input and the peer is held
  * back. */
 TRYST_EXPORT struct bufferevent *tryst_stream_bufferevent(tryst_stream *stream);

@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,11 +28,14 @@
 /* ---- constants ---- */
 
 #define TRST_MAX_RECV_PAYLOAD 65507 /* largest UDP payload over IPv4 */
-#define MIN_MTU               1200  /* RFC 9000 section 14: every path carries it */
-#define TPARAMS_VERSION       1
-#define DGRAM_QUEUE_LEN       64 /* unreliable datagrams waiting to be sent */
-#define CLOSE_PTO_MULTIPLE    3  /* closing/draining period (RFC 9000 10.2) */
-#define MTU_MAX_PROBES        3  /* RFC 8899 MAX_PROBES */
+/* Acknowledge every 8th ack-eliciting packet (RFC 9000 section 13.2.2
+ * allows more than 2): each ACK costs both ends a packet. */
+#define ACK_EVERY          8
+#define MIN_MTU            1200 /* RFC 9000 section 14: every path carries it */
+#define TPARAMS_VERSION    1
+#define DGRAM_QUEUE_LEN    64 /* unreliable datagrams waiting to be sent */
+#define CLOSE_PTO_MULTIPLE 3  /* closing/draining period (RFC 9000 10.2) */
+#define MTU_MAX_PROBES     3  /* RFC 8899 MAX_PROBES */
 
 enum conn_state { ST_OPEN, ST_CLOSING, ST_DRAINING, ST_CLOSED };
 
@@ -425,7 +429,7 @@ int trst_conn_new(const struct trst_conn_config *cfg, int role, const struct trs
 		trst_free(c);
 		return rc;
 	}
-	trst_ackq_init(&c->ackq, TRST_ACK_EVERY_DEFAULT, TRST_MAX_ACK_DELAY_US);
+	trst_ackq_init(&c->ackq, ACK_EVERY, TRST_MAX_ACK_DELAY_US);
 	c->tx_max_data = peer_tp->max_data;
 	c->rx_max_data = cfg->conn_window;
 	c->peer_max_streams = peer_tp->max_streams;
@@ -1094,9 +1098,12 @@ static void put_streams(struct trst_conn *c, struct builder *b)
 	while (s && b->end - b->p > 8 && b->sp.n_frames < TRST_SENT_FRAMES_MAX) {
 		uint64_t credit = c->tx_max_data - c->tx_data;
 		size_t room = (size_t)(b->end - b->p);
-		/* Header with a length field, unless the frame ends the packet. */
-		size_t hdr = trst_frame_stream_header_len(s->id, s->send.next, room, 1);
-		if (room <= hdr) {
+		/* Ask for as much as fills the packet with a frame that has no
+		 * length field (offsets never exceed `next`, so this header
+		 * size is an upper bound): full packets of exactly the path
+		 * MTU are what GSO batches. */
+		size_t hdr = trst_frame_stream_header_len(s->id, s->send.next, 0, 0);
+		if (room <= hdr + 1) {
 			break;
 		}
 		uint64_t off;
@@ -1116,11 +1123,11 @@ static void put_streams(struct trst_conn *c, struct builder *b)
 			s = next;
 			continue;
 		}
-		/* Omit the length when this frame fills the rest. */
-		int with_len = 1;
+		/* Omit the length when this frame fills the rest, or when the
+		 * length field would not fit: it is then the last frame. */
 		size_t h0 = trst_frame_stream_header_len(s->id, off, len, 0);
-		if (h0 + len >= room - 2)
-			with_len = 0;
+		int with_len = !(h0 + len >= room - 8 ||
+		                 trst_frame_stream_header_len(s->id, off, len, 1) + len > room);
 		size_t h = trst_frame_stream_header_put(b->p, s->id, off, len, fin, with_len);
 		trst_send_copy(&s->send, off, len, b->p + h);
 		b->p += h + len;
@@ -1501,4 +1508,33 @@ int trst_conn_send_datagram(struct trst_conn *c, const uint8_t *data, size_t len
 	c->dq[i].len = len;
 	c->dq_len++;
 	return 0;
+}
+
+void trst_conn_debug(const struct trst_conn *c, FILE *f)
+{
+	fprintf(f,
+	        "conn %p state %d role %d tx_data %llu/%llu rx %llu/%llu consumed %llu "
+	        "inflight %llu cwnd %llu probes %u q_head %p c_head %p mtu %zu\n",
+	        (const void *)c, c->state, c->role, (unsigned long long)c->tx_data,
+	        (unsigned long long)c->tx_max_data, (unsigned long long)c->rx_highest,
+	        (unsigned long long)c->rx_max_data, (unsigned long long)c->rx_consumed,
+	        (unsigned long long)c->rec.bytes_in_flight,
+	        (unsigned long long)trst_cc_cwnd(&c->cc), c->pto_probes, (void *)c->q_head,
+	        (void *)c->c_head, c->mtu);
+	for (size_t i = 0; i < c->hcap; i++)
+		for (const struct trst_cstream *s = c->htab[i]; s; s = s->hnext)
+			fprintf(
+			    f,
+			    "  stream %llu: send base %llu next %llu end %llu max %llu fin "
+			    "%d/%d/%d "
+			    "lost %zu queued %d | recv delivered %llu consumed %llu max %llu final "
+			    "%d/%llu done %d released %d\n",
+			    (unsigned long long)s->id, (unsigned long long)s->send.base,
+			    (unsigned long long)s->send.next, (unsigned long long)s->send.end,
+			    (unsigned long long)s->send.max_data, s->send.fin, s->send.fin_sent,
+			    s->send.fin_acked, s->send.lost.n, s->queued,
+			    (unsigned long long)s->recv.delivered,
+			    (unsigned long long)s->recv.consumed,
+			    (unsigned long long)s->recv.max_data, s->recv.has_final,
+			    (unsigned long long)s->recv.final_size, s->recv_done, s->released);
 }

@@ -178,4 +178,8 @@ struct trst_conn_stats {
 };
 void trst_conn_get_stats(const struct trst_conn *c, struct trst_conn_stats *st);
 
+/* Print the connection's state (streams, windows, queues) for debugging. */
+#include <stdio.h>
+void trst_conn_debug(const struct trst_conn *c, FILE *f);
+
 #endif

@@ -1224,3 +1224,26 @@ TRYST_EXPORT void tryst_stream_free(tryst_stream *st)
 	bufferevent_free(st->ours);
 	trst_free(st);
 }
+
+/* Debugging aid (tests): dump every connection of a node. */
+void trst_node_debug(const tryst_node *n, FILE *f);
+void trst_node_debug(const tryst_node *n, FILE *f)
+{
+	for (const struct tryst_conn *c = n->conns; c; c = c->next) {
+		fprintf(f, "tryst_conn %p state %d pending %zu dirty %d timer %d\n",
+		        (const void *)c, c->state, c->pending_len, c->dirty,
+		        evtimer_pending(c->timer, NULL) ? 1 : 0);
+		for (const struct tryst_stream *st = c->streams; st; st = st->next)
+			fprintf(
+			    f,
+			    "  stream wrapper: cs %p app_fin %d peer_fin %d ours in %zu out %zu "
+			    "theirs in %zu out %zu\n",
+			    (void *)st->cs, st->app_fin, st->peer_fin,
+			    evbuffer_get_length(bufferevent_get_input(st->ours)),
+			    evbuffer_get_length(bufferevent_get_output(st->ours)),
+			    evbuffer_get_length(bufferevent_get_input(st->theirs)),
+			    evbuffer_get_length(bufferevent_get_output(st->theirs)));
+		if (c->core)
+			trst_conn_debug(c->core, f);
+	}
+}

@@ -37,6 +37,8 @@ struct side {
 	int datagrams;
 };
 
+void trst_node_debug(const tryst_node *n, FILE *f);
+
 static struct event_base *base;
 static struct side alice, bob;
 static int (*done_fn)(void);
@@ -98,9 +100,11 @@ static void s_event(struct bufferevent *bev, short what, void *arg)
 	struct sstream *s = arg;
 	if (what & BEV_EVENT_ERROR) {
 		s->error = tryst_stream_error(s->st, NULL);
-	} else if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_WRITING)) {
+	}
+	/* Both may come in one call (libevent merges deferred events). */
+	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_WRITING))
 		s->acked = 1;
-	} else if (what & BEV_EVENT_EOF) {
+	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) && !s->eof) {
 		s_read(bev, s);
 		s->eof = 1;
 		crypto_generichash_final(&s->h_rx, s->digest_rx, 32);
@@ -281,6 +285,12 @@ static void transfer(const char *ip, int n_streams, uint64_t each)
 		attach(&bob, st, each, (uint32_t)i + 1);
 	}
 	run(transfer_done, 60);
+	if (!transfer_done()) {
+		fprintf(stderr, "== alice\n");
+		trst_node_debug(alice.node, stderr);
+		fprintf(stderr, "== bob\n");
+		trst_node_debug(bob.node, stderr);
+	}
 	for (int i = 0; i < n_streams; i++) {
 		struct sstream *s = &bob.streams[i];
 		ck_assert_msg(s->eof && s->acked, "stream %d: eof %d acked %d err %d", i, s->eof,

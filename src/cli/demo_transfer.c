@@ -118,7 +118,7 @@ static void rx_event_cb(struct bufferevent *bev, short what, void *arg)
 		cli_error("demo: receiving stream failed: %s",
 		          tryst_strerror(tryst_stream_error(d->rx, NULL)));
 		stop(d, 1);
-	} else if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_WRITING)) {
+	} else if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING)) {
 		rx_read_cb(bev, d);
 		d->t_done = mono();
 		d->finished_rx = 1;

@@ -204,9 +204,10 @@ static void bev_event_cb(struct bufferevent *bev, short what, void *arg)
 		finish(p, 1);
 		return;
 	}
+	/* Both may come in one call (libevent merges deferred events). */
 	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_WRITING))
 		p->sent_acked = 1;
-	else if (what & BEV_EVENT_EOF) {
+	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING)) {
 		p->peer_eof = 1;
 		if (evbuffer_get_length(bufferevent_get_input(p->bev)) &&
 		    evbuffer_get_length(p->outq) < OUT_HIGH)

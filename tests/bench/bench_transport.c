@@ -112,7 +112,7 @@ static void rx_read(struct bufferevent *bev, void *arg)
 static void rx_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct rx *r = arg;
-	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_WRITING)) {
+	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING)) {
 		rx_read(bev, r);
 		r->t_last = mono();
 		/* Linger a moment so the last acknowledgements leave. */
