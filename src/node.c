@@ -255,7 +255,7 @@ static void conn_closed(struct tryst_conn *c, int err)
 		return;
 	c->state = TC_CLOSED;
 	c->err = err;
-	stream_detach_all(c, err ? err : TRYST_ERR_CLOSED);
+	stream_detach_all(c, err);
 	if (!c->closed_told && !c->user_released && c->node->cfg.on_conn) {
 		c->closed_told = 1;
 		c->node->cfg.on_conn(c, TRYST_CONN_CLOSED, err, c->user_data);
@@ -1044,6 +1044,9 @@ static void stream_fail(struct tryst_stream *st, int err, uint64_t code)
 	                          BEV_TRIG_DEFER_CALLBACKS);
 }
 
+/* The connection is over (err 0: closed cleanly by either side).  Streams
+ * whose peer side had ended are not failed by a clean close: the peer
+ * closing cleanly says it is done with them. */
 static void stream_detach_all(struct tryst_conn *c, int err)
 {
 	for (struct tryst_stream *st = c->streams; st; st = st->next) {
@@ -1051,7 +1054,9 @@ static void stream_detach_all(struct tryst_conn *c, int err)
 			trst_cstream_set_user(st->cs, NULL);
 			st->cs = NULL;
 		}
-		stream_fail(st, err, 0);
+		if (!err && st->peer_fin)
+			continue;
+		stream_fail(st, err ? err : TRYST_ERR_CLOSED, 0);
 	}
 }
 
