@@ -1,11 +1,10 @@
 /*
  * check_protocol.c: checks the test vectors in doc/PROTOCOL.md against the
- * library, read straight from the document, so the specification and the
- * code cannot disagree.  Each ```vector block is a list of "name: value"
- * lines; a name with an empty value takes the indented lines that follow
- * (hex, split anywhere); "#" starts a comment.
+ * library, read straight from the document (tests/vectors.h), so the
+ * specification and the code cannot disagree.
  */
 #include "testutil.h"
+#include "vectors.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -13,126 +12,11 @@
 
 #include <sodium.h>
 
-#define MAX_ENTRIES 32
-#define MAX_VALUE   4096
-#define MAX_BLOCKS  32
-
-struct entry {
-	char name[40];
-	char value[MAX_VALUE];
-};
-
-struct block {
-	int n;
-	struct entry e[MAX_ENTRIES];
-};
-
-static struct block blocks[MAX_BLOCKS];
-static int n_blocks;
-
-static void strip(char *s)
-{
-	char *h = strchr(s, '#');
-	if (h)
-		*h = '\0';
-	size_t n = strlen(s);
-	while (n && isspace((unsigned char)s[n - 1]))
-		s[--n] = '\0';
-}
-
-static void load(void)
-{
-	char path[PATH_MAX], line[1024];
-	FILE *f;
-	struct block *b = NULL;
-
-	snprintf(path, sizeof path, "%s/doc/PROTOCOL.md", TOP_SRCDIR);
-	f = fopen(path, "r");
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	n_blocks = 0;
-	while (fgets(line, sizeof line, f)) {
-		if (!b) {
-			if (strncmp(line, "```vector", 9) == 0) {
-				ck_assert_int_lt(n_blocks, MAX_BLOCKS);
-				b = &blocks[n_blocks++];
-				b->n = 0;
-			}
-			continue;
-		}
-		if (strncmp(line, "```", 3) == 0) {
-			b = NULL;
-			continue;
-		}
-		if (line[0] == ' ') { /* continuation of the last entry */
-			ck_assert_int_gt(b->n, 0);
-			strip(line);
-			char *v = line;
-			while (*v == ' ')
-				v++;
-			struct entry *e = &b->e[b->n - 1];
-			ck_assert_uint_lt(strlen(e->value) + strlen(v), MAX_VALUE);
-			strcat(e->value, v);
-			continue;
-		}
-		char *colon = strchr(line, ':');
-		ck_assert_msg(colon != NULL, "vector line without a name: %s", line);
-		ck_assert_int_lt(b->n, MAX_ENTRIES);
-		struct entry *e = &b->e[b->n++];
-		*colon = '\0';
-		ck_assert_uint_lt(strlen(line), sizeof e->name);
-		memcpy(e->name, line, strlen(line) + 1);
-		char *v = colon + 1;
-		while (*v == ' ')
-			v++;
-		strip(v);
-		memcpy(e->value, v, strlen(v) + 1);
-	}
-	fclose(f);
-	ck_assert_msg(b == NULL, "unterminated vector block");
-}
-
-/* The idx-th value named `name` in block b (NULL if none). */
-static const char *get_nth(const struct block *b, const char *name, int idx)
-{
-	for (int i = 0; i < b->n; i++)
-		if (strcmp(b->e[i].name, name) == 0 && idx-- == 0)
-			return b->e[i].value;
-	return NULL;
-}
-
-static const char *get(const struct block *b, const char *name)
-{
-	const char *v = get_nth(b, name, 0);
-	ck_assert_msg(v != NULL, "vector lacks '%s'", name);
-	return v;
-}
-
-static size_t get_hex(const struct block *b, const char *name, uint8_t *out, size_t cap)
-{
-	const char *v = get(b, name);
-	long n = trst_hex_decode(v, strlen(v), out, cap);
-	ck_assert_msg(n >= 0, "'%s' is not hex that fits %zu bytes", name, cap);
-	return (size_t)n;
-}
-
-static uint64_t get_u64(const struct block *b, const char *name)
-{
-	return strtoull(get(b, name), NULL, 10);
-}
-
-static int count_type(const char *type)
-{
-	int n = 0;
-	for (int i = 0; i < n_blocks; i++)
-		n += strcmp(get(&blocks[i], "type"), type) == 0;
-	return n;
-}
-
-static tryst_identity *identity_of(const struct block *b)
+static tryst_identity *identity_of(const struct tv_block *b)
 {
 	uint8_t seed[32];
 	tryst_identity *id;
-	ck_assert_uint_eq(get_hex(b, "seed", seed, sizeof seed), 32);
+	ck_assert_uint_eq(tv_get_hex(b, "seed", seed, sizeof seed), 32);
 	ck_assert_int_eq(tryst_identity_from_seed(seed, &id), 0);
 	return id;
 }
@@ -140,31 +24,32 @@ static tryst_identity *identity_of(const struct block *b)
 START_TEST(test_all_types_present)
 {
 	static const char *types[] = {"keytext", "identity-file", "record", "pointer", "seal"};
-	load();
+	tv_load("doc/PROTOCOL.md");
 	for (size_t i = 0; i < TRST_ARRAY_LEN(types); i++)
-		ck_assert_msg(count_type(types[i]) >= 1, "no '%s' vector in PROTOCOL.md", types[i]);
+		ck_assert_msg(tv_count_type(types[i]) >= 1, "no '%s' vector in PROTOCOL.md",
+		              types[i]);
 }
 END_TEST
 
 START_TEST(test_keytext)
 {
-	load();
-	for (int i = 0; i < n_blocks; i++) {
-		const struct block *b = &blocks[i];
-		if (strcmp(get(b, "type"), "keytext") != 0)
+	tv_load("doc/PROTOCOL.md");
+	for (int i = 0; i < tv_n_blocks; i++) {
+		const struct tv_block *b = &tv_blocks[i];
+		if (strcmp(tv_get(b, "type"), "keytext") != 0)
 			continue;
 		tryst_identity *id = identity_of(b);
 		uint8_t pk[32], want[32], sum[3], h[32], back[32];
 		char text[TRYST_KEY_TEXT_LEN + 1], upper[TRYST_KEY_TEXT_LEN + 1];
 		tryst_identity_public_key(id, pk);
-		get_hex(b, "public", want, sizeof want);
+		tv_get_hex(b, "public", want, sizeof want);
 		ck_assert_mem_eq(pk, want, 32);
 		/* the checksum, computed here from its definition */
 		tu_blake2b(h, 32, "tryst/key/v1", pk, 32, NULL, 0);
-		get_hex(b, "checksum", sum, sizeof sum);
+		tv_get_hex(b, "checksum", sum, sizeof sum);
 		ck_assert_mem_eq(h, sum, 3);
 		tryst_key_to_text(pk, text);
-		ck_assert_str_eq(text, get(b, "text"));
+		ck_assert_str_eq(text, tv_get(b, "text"));
 		for (int j = 0; j <= TRYST_KEY_TEXT_LEN; j++)
 			upper[j] = (char)toupper((unsigned char)text[j]);
 		ck_assert_int_eq(tryst_key_from_text(upper, back, NULL), 0);
@@ -176,18 +61,18 @@ END_TEST
 
 START_TEST(test_identity_file)
 {
-	load();
-	for (int i = 0; i < n_blocks; i++) {
-		const struct block *b = &blocks[i];
-		if (strcmp(get(b, "type"), "identity-file") != 0)
+	tv_load("doc/PROTOCOL.md");
+	for (int i = 0; i < tv_n_blocks; i++) {
+		const struct tv_block *b = &tv_blocks[i];
+		if (strcmp(tv_get(b, "type"), "identity-file") != 0)
 			continue;
 		char dir[] = "/tmp/tryst-vec-XXXXXX", path[PATH_MAX], want[512] = "", got[512];
 		ck_assert_ptr_nonnull(mkdtemp(dir));
 		snprintf(path, sizeof path, "%s/identity", dir);
 		tryst_identity *id = identity_of(b), *back;
 		ck_assert_int_eq(tryst_identity_save(id, path, 0), 0);
-		for (int j = 0; get_nth(b, "line", j); j++) {
-			strcat(want, get_nth(b, "line", j));
+		for (int j = 0; tv_get_nth(b, "line", j); j++) {
+			strcat(want, tv_get_nth(b, "line", j));
 			strcat(want, "\n");
 		}
 		FILE *f = fopen(path, "r");
@@ -218,42 +103,43 @@ static uint8_t kind_of(const char *word)
 
 START_TEST(test_record)
 {
-	load();
-	for (int i = 0; i < n_blocks; i++) {
-		const struct block *b = &blocks[i];
-		if (strcmp(get(b, "type"), "record") != 0)
+	tv_load("doc/PROTOCOL.md");
+	for (int i = 0; i < tv_n_blocks; i++) {
+		const struct tv_block *b = &tv_blocks[i];
+		if (strcmp(tv_get(b, "type"), "record") != 0)
 			continue;
 		tryst_identity *id = identity_of(b);
 		uint8_t want[TRYST_RECORD_MAX_SIZE], got[TRYST_RECORD_MAX_SIZE], pk[32], nat;
-		size_t want_len = get_hex(b, "record", want, sizeof want), got_len;
+		size_t want_len = tv_get_hex(b, "record", want, sizeof want), got_len;
 		tryst_record r, dec;
 
 		/* Build the record from the fields the vector lists... */
 		memset(&r, 0, sizeof r);
-		r.seq = get_u64(b, "seq");
-		r.ttl = (uint32_t)get_u64(b, "ttl");
-		ck_assert_uint_eq(get_hex(b, "nat", &nat, 1), 1);
+		r.seq = tv_get_u64(b, "seq");
+		r.ttl = (uint32_t)tv_get_u64(b, "ttl");
+		ck_assert_uint_eq(tv_get_hex(b, "nat", &nat, 1), 1);
 		r.nat = nat;
-		for (int j = 0; get_nth(b, "candidate", j); j++) {
+		for (int j = 0; tv_get_nth(b, "candidate", j); j++) {
 			char kind[16], ip[64];
 			unsigned port;
 			ck_assert_int_eq(
-			    sscanf(get_nth(b, "candidate", j), "%15s %63s %u", kind, ip, &port), 3);
+			    sscanf(tv_get_nth(b, "candidate", j), "%15s %63s %u", kind, ip, &port),
+			    3);
 			r.candidates[j].kind = kind_of(kind);
 			tu_addr(&r.candidates[j].addr, ip, (uint16_t)port);
 			r.n_candidates++;
 		}
-		for (int j = 0; get_nth(b, "server", j); j++) {
+		for (int j = 0; tv_get_nth(b, "server", j); j++) {
 			char key[80], ip[64];
 			unsigned port;
 			ck_assert_int_eq(
-			    sscanf(get_nth(b, "server", j), "%79s %63s %u", key, ip, &port), 3);
+			    sscanf(tv_get_nth(b, "server", j), "%79s %63s %u", key, ip, &port), 3);
 			ck_assert_int_eq(trst_hex_decode(key, strlen(key), r.servers[j].key, 32),
 			                 32);
 			tu_addr(&r.servers[j].addr, ip, (uint16_t)port);
 			r.n_servers++;
 		}
-		r.app_len = (uint8_t)get_hex(b, "app", r.app, sizeof r.app);
+		r.app_len = (uint8_t)tv_get_hex(b, "app", r.app, sizeof r.app);
 		/* ...and it encodes to exactly the listed bytes... */
 		ck_assert_int_eq(tryst_record_encode(&r, id, got, sizeof got, &got_len), 0);
 		ck_assert_uint_eq(got_len, want_len);
@@ -275,21 +161,21 @@ END_TEST
 
 START_TEST(test_pointer)
 {
-	load();
-	for (int i = 0; i < n_blocks; i++) {
-		const struct block *b = &blocks[i];
-		if (strcmp(get(b, "type"), "pointer") != 0)
+	tv_load("doc/PROTOCOL.md");
+	for (int i = 0; i < tv_n_blocks; i++) {
+		const struct tv_block *b = &tv_blocks[i];
+		if (strcmp(tv_get(b, "type"), "pointer") != 0)
 			continue;
 		uint8_t pk[32], want[20], got[20];
-		uint64_t epoch = get_u64(b, "epoch");
-		get_hex(b, "public", pk, sizeof pk);
-		get_hex(b, "record-pointer", want, sizeof want);
+		uint64_t epoch = tv_get_u64(b, "epoch");
+		tv_get_hex(b, "public", pk, sizeof pk);
+		tv_get_hex(b, "record-pointer", want, sizeof want);
 		tryst_pointer(TRYST_POINTER_RECORD, pk, epoch, got);
 		ck_assert_mem_eq(got, want, 20);
-		get_hex(b, "next-record-pointer", want, sizeof want);
+		tv_get_hex(b, "next-record-pointer", want, sizeof want);
 		tryst_pointer(TRYST_POINTER_RECORD, pk, epoch + 1, got);
 		ck_assert_mem_eq(got, want, 20);
-		get_hex(b, "inbox-pointer", want, sizeof want);
+		tv_get_hex(b, "inbox-pointer", want, sizeof want);
 		tryst_pointer(TRYST_POINTER_INBOX, pk, epoch, got);
 		ck_assert_mem_eq(got, want, 20);
 		ck_assert(tryst_epoch_of(T0_US / 1000000) == epoch);
@@ -299,22 +185,22 @@ END_TEST
 
 START_TEST(test_seal)
 {
-	load();
-	for (int i = 0; i < n_blocks; i++) {
-		const struct block *b = &blocks[i];
-		if (strcmp(get(b, "type"), "seal") != 0)
+	tv_load("doc/PROTOCOL.md");
+	for (int i = 0; i < tv_n_blocks; i++) {
+		const struct tv_block *b = &tv_blocks[i];
+		if (strcmp(tv_get(b, "type"), "seal") != 0)
 			continue;
 		uint8_t pk[32], key[32], k[32], ad[21], nonce[24], body[1024], sealed[1024],
 		    got[1024], opened[1024];
 		size_t body_len, sealed_len, got_len, opened_len;
-		uint64_t epoch = get_u64(b, "epoch");
+		uint64_t epoch = tv_get_u64(b, "epoch");
 
-		get_hex(b, "public", pk, sizeof pk);
-		get_hex(b, "seal-key", key, sizeof key);
-		ck_assert_uint_eq(get_hex(b, "ad", ad, sizeof ad), 21);
-		get_hex(b, "nonce", nonce, sizeof nonce);
-		body_len = get_hex(b, "body", body, sizeof body);
-		sealed_len = get_hex(b, "sealed", sealed, sizeof sealed);
+		tv_get_hex(b, "public", pk, sizeof pk);
+		tv_get_hex(b, "seal-key", key, sizeof key);
+		ck_assert_uint_eq(tv_get_hex(b, "ad", ad, sizeof ad), 21);
+		tv_get_hex(b, "nonce", nonce, sizeof nonce);
+		body_len = tv_get_hex(b, "body", body, sizeof body);
+		sealed_len = tv_get_hex(b, "sealed", sealed, sizeof sealed);
 
 		/* seal key and ad from their definitions */
 		tu_seal_key(pk, epoch, k);
