@@ -42,7 +42,6 @@ static const char protocol_name[] = "Noise_IK_25519_ChaChaPoly_BLAKE2b";
 static const char prologue[] = "tryst/noise/v1";
 static const char label_mac1[] = "tryst/mac1/v1";
 static const char label_cookie[] = "tryst/cookie/v1";
-static const char label_ku[] = "tryst/ku/v1";
 
 #define HASHLEN  64
 #define DHLEN    32
@@ -849,14 +848,4 @@ void trst_hs_wipe(trst_hs *hs)
 {
 	if (hs)
 		sodium_memzero(hs, sizeof *hs);
-}
-
-void trst_hs_key_update(const uint8_t cur[TRST_HS_KEY_SIZE], uint8_t next[TRST_HS_KEY_SIZE])
-{
-	uint8_t k[TRST_HS_KEY_SIZE];
-
-	crypto_generichash(k, sizeof k, (const uint8_t *)label_ku, sizeof label_ku - 1, cur,
-	                   TRST_HS_KEY_SIZE);
-	memcpy(next, k, sizeof k);
-	sodium_memzero(k, sizeof k);
 }

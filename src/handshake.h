@@ -245,12 +245,6 @@ int trst_hs_respond(trst_hs *hs, uint32_t sender_index, const uint8_t *payload, 
 /* Forget a handshake (sodium_memzero); it is then TRST_HS_IDLE. */
 void trst_hs_wipe(trst_hs *hs);
 
-/* Key update (after RFC 9001 section 6): the next generation of a
- * transport key, keyed BLAKE2b-256 of "tryst/ku/v1" under the current
- * one.  Each direction updates on its own; cur and next may be the same
- * buffer. */
-void trst_hs_key_update(const uint8_t cur[TRST_HS_KEY_SIZE], uint8_t next[TRST_HS_KEY_SIZE]);
-
 /* Tests and test vectors only: replace the module's random source
  * (ephemeral keys, cookie secrets and nonces); NULL restores the system
  * RNG.  Never called by the library itself. */

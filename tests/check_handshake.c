@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "handshake.h"
+#include "packet.h"
 
 static tryst_identity *alice, *bob, *carol;
 static uint8_t alice_key[32], bob_key[32], carol_key[32];
@@ -305,27 +306,27 @@ START_TEST(test_key_update)
 	struct trst_hs_result ri, rr;
 	uint8_t a[32], b[32], again[32];
 	full(alice, T0_US, &ri, &rr);
-	trst_hs_key_update(ri.send_key, a);
-	trst_hs_key_update(rr.recv_key, b);
+	trst_pkt_next_secret(ri.send_key, a);
+	trst_pkt_next_secret(rr.recv_key, b);
 	ck_assert_mem_eq(a, b, 32); /* both ends reach the same next key */
 	ck_assert_mem_ne(a, ri.send_key, 32);
-	trst_hs_key_update(ri.send_key, again);
+	trst_pkt_next_secret(ri.send_key, again);
 	ck_assert_mem_eq(a, again, 32); /* deterministic */
 	/* in place */
 	memcpy(again, ri.send_key, 32);
-	trst_hs_key_update(again, again);
+	trst_pkt_next_secret(again, again);
 	ck_assert_mem_eq(a, again, 32);
 	/* generations do not cycle soon, and the two directions stay apart */
 	memcpy(b, ri.recv_key, 32);
 	for (int i = 0; i < 100; i++) {
-		trst_hs_key_update(a, a);
-		trst_hs_key_update(b, b);
+		trst_pkt_next_secret(a, a);
+		trst_pkt_next_secret(b, b);
 		ck_assert_mem_ne(a, ri.send_key, 32);
 		ck_assert_mem_ne(a, b, 32);
 	}
 	/* independently: keyed BLAKE2b-256 of the label under the key */
 	crypto_generichash(b, 32, (const uint8_t *)"tryst/ku/v1", 11, ri.send_key, 32);
-	trst_hs_key_update(ri.send_key, a);
+	trst_pkt_next_secret(ri.send_key, a);
 	ck_assert_mem_eq(a, b, 32);
 }
 END_TEST
@@ -1079,8 +1080,8 @@ START_TEST(test_vectors)
 	ck_assert_int_eq(trst_hs_consume_response(&hi, resp, resp_len, &ri), 0);
 	assert_pair(&ri, &rr);
 	uint8_t i2r_next[32], r2i_next[32];
-	trst_hs_key_update(ri.send_key, i2r_next);
-	trst_hs_key_update(ri.recv_key, r2i_next);
+	trst_pkt_next_secret(ri.send_key, i2r_next);
+	trst_pkt_next_secret(ri.recv_key, r2i_next);
 
 	/* The cookie reply: bob's responder made with every draw 0xc5 (so
 	 * its cookie secret is 32 x 0xc5), under load, nonce 24 x 0x4e, for
