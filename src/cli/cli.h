@@ -60,6 +60,8 @@ void cli_event_base_free(struct event_base *base);
 int cli_parse_addr(const char *text, struct sockaddr_storage *out);
 /* Parse a key's text form, printing what is wrong with it.  0 or -1. */
 int cli_parse_key(const char *text, uint8_t key[TRYST_KEY_SIZE]);
+/* --cc: "cubic" or "bbr" into *cc, or a usage message and -1. */
+int cli_parse_cc(const char *cmd, const char *text, int *cc);
 void cli_format_addr(const struct sockaddr *sa, char *out, size_t outlen);
 
 int cmd_keygen(int argc, char **argv);

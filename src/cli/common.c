@@ -188,3 +188,16 @@ void cli_event_base_free(struct event_base *base)
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	event_base_free(base);
 }
+
+int cli_parse_cc(const char *cmd, const char *text, int *cc)
+{
+	if (strcmp(text, "cubic") == 0)
+		*cc = TRYST_CC_CUBIC;
+	else if (strcmp(text, "bbr") == 0)
+		*cc = TRYST_CC_BBR;
+	else {
+		cli_error("%s: --cc takes cubic or bbr, not '%s'", cmd, text);
+		return -1;
+	}
+	return 0;
+}

@@ -149,14 +149,8 @@ int cmd_connect(int argc, char **argv)
 			break;
 		}
 		case OPT_CC:
-			if (strcmp(optarg, "cubic") == 0)
-				cfg.congestion_control = TRYST_CC_CUBIC;
-			else if (strcmp(optarg, "bbr") == 0)
-				cfg.congestion_control = TRYST_CC_BBR;
-			else {
-				cli_error("connect: --cc takes cubic or bbr, not '%s'", optarg);
+			if (cli_parse_cc("connect", optarg, &cfg.congestion_control) < 0)
 				return EXIT_USAGE;
-			}
 			break;
 		case OPT_NO_DHT: break;
 		default:

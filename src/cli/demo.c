@@ -185,14 +185,8 @@ int cmd_demo(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 		} else if (opt == OPT_CC) {
-			if (strcmp(optarg, "cubic") == 0)
-				cc = TRYST_CC_CUBIC;
-			else if (strcmp(optarg, "bbr") == 0)
-				cc = TRYST_CC_BBR;
-			else {
-				cli_error("demo: --cc takes cubic or bbr, not '%s'", optarg);
+			if (cli_parse_cc("demo", optarg, &cc) < 0)
 				return EXIT_USAGE;
-			}
 		} else if ((rc = cli_common_option(opt, usage)) >= 0) {
 			return rc;
 		}

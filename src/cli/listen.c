@@ -198,14 +198,8 @@ int cmd_listen(int argc, char **argv)
 			l.n_allow++;
 			break;
 		case OPT_CC:
-			if (strcmp(optarg, "cubic") == 0)
-				cfg.congestion_control = TRYST_CC_CUBIC;
-			else if (strcmp(optarg, "bbr") == 0)
-				cfg.congestion_control = TRYST_CC_BBR;
-			else {
-				cli_error("listen: --cc takes cubic or bbr, not '%s'", optarg);
+			if (cli_parse_cc("listen", optarg, &cfg.congestion_control) < 0)
 				return EXIT_USAGE;
-			}
 			break;
 		case OPT_NO_DHT: break;
 		default:
