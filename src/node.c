@@ -238,7 +238,7 @@ static void conn_destroy(struct tryst_conn *c)
 	trst_conn_free(c->core);
 	trst_hs_wipe(&c->hs);
 	event_free(c->timer);
-	trst_free(c->pending);
+	free(c->pending);
 	trst_free(c);
 }
 
@@ -289,7 +289,8 @@ static int conn_send(struct tryst_conn *c, const uint8_t *buf, size_t len, size_
 			done = len;
 		if (!c->pending && !(c->pending = malloc(TX_BUF)))
 			return 0; /* drop: recovery will resend */
-		memcpy(c->pending, buf + done, len - done);
+		/* memmove: a resend of the pending bytes sends from there. */
+		memmove(c->pending, buf + done, len - done);
 		c->pending_len = len - done;
 		c->pending_seg = seg;
 		return TRYST_ERR_AGAIN;
@@ -326,12 +327,11 @@ static void conn_flush(struct tryst_conn *c)
 	 * its CLOSE frame, whatever the wrapper's state. */
 	if (c->core && !trst_conn_is_closed(c->core)) {
 		if (c->pending_len) {
-			uint8_t *p = c->pending;
+			/* The buffer is kept for the next time the socket is
+			 * full: no allocation per EAGAIN. */
 			size_t len = c->pending_len;
 			c->pending_len = 0;
-			c->pending = NULL;
-			int rc = conn_send(c, p, len, c->pending_seg);
-			free(p);
+			int rc = conn_send(c, c->pending, len, c->pending_seg);
 			if (rc == TRYST_ERR_AGAIN)
 				goto out;
 		}
