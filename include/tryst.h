@@ -129,6 +129,10 @@ enum tryst_error {
 	TRYST_ERR_CLOSED_BY_PEER = -95, /* the peer closed with an error code */
 	TRYST_ERR_TIMEOUT = -96,        /* no answer, or silence past the idle timeout */
 	TRYST_ERR_STREAM_RESET = -97,   /* the peer reset the stream */
+
+	/* discovery by key */
+	TRYST_ERR_NO_DISCOVERY = -130, /* the node has no discovery configured
+	                                  (DHT off, no server) */
 };
 
 /* An English description of an error code ("unknown error" for others).
@@ -397,6 +401,15 @@ struct bufferevent;
 
 typedef struct tryst_node tryst_node;
 typedef struct tryst_conn tryst_conn;
+
+/* A rendezvous server a node binds with.  Without its key (has_key 0) the
+ * node asks the server for it and trusts the first answer; pin the key
+ * (KEY@HOST:PORT on the command line) to trust nothing on the path. */
+struct tryst_server_ref {
+	uint8_t key[TRYST_KEY_SIZE];
+	int has_key;
+	struct sockaddr_storage addr;
+};
 typedef struct tryst_stream tryst_stream;
 
 enum tryst_cc {
@@ -439,6 +452,29 @@ struct tryst_node_config {
 	uint32_t max_streams;           /* streams a peer may have open (1024) */
 	size_t max_udp_payload;         /* path MTU probing ceiling (16384); the
 	                                   route's MTU caps it per connection */
+
+	/* Discovery through the DHT (doc/PROTOCOL.md, "DHT storage and
+	 * knocks").  The node runs an OpenDHT node of its own (its own UDP
+	 * socket and threads, which never call back into the application). */
+	int dht;                                  /* 1: join the DHT (default 0) */
+	const struct sockaddr_storage *bootstrap; /* DHT nodes to join through (copied) */
+	size_t n_bootstrap;
+	uint16_t dht_port;    /* the DHT node's UDP port (0: the kernel picks) */
+	uint32_t dht_network; /* OpenDHT network id (0: the public network) */
+	int publish;          /* 1: publish our record (DHT and servers) and
+	                         answer knocks, so others can dial us by key
+	                         (listeners) */
+
+	/* Rendezvous servers to keep a binding with (doc/PROTOCOL.md,
+	 * "Rendezvous server"): the node registers its record there (when
+	 * publishing), learns its reflexive address, and dials keys through
+	 * them.  Copied. */
+	const struct tryst_server_ref *servers;
+	size_t n_servers;
+	const char *const *namespaces; /* where to register (copied; none: "tryst") */
+	size_t n_namespaces;
+	uint32_t register_ttl;         /* seconds asked (0: the server's default) */
+
 	tryst_accept_fn accept;         /* NULL: refuse every incoming connection */
 	tryst_conn_fn on_conn;          /* events of every connection (may be NULL) */
 	tryst_stream_fn on_stream;      /* streams the peer opens (NULL: refused) */
@@ -473,6 +509,32 @@ TRYST_EXPORT uint16_t tryst_node_port(const tryst_node *node);
 TRYST_EXPORT int tryst_node_connect(tryst_node *node, const uint8_t key[TRYST_KEY_SIZE],
                                     const struct sockaddr_storage *addrs, size_t n_addrs,
                                     void *conn_user_data, tryst_conn **out);
+
+/* Dial `key` knowing nothing but the key: look it up in the DHT, knock on
+ * its inbox so it punches towards us, and follow its record while the
+ * handshake runs; every candidate address gets an initiation.  The result
+ * arrives through on_conn as for tryst_node_connect (TRYST_ERR_TIMEOUT
+ * when nothing answered within the handshake timeout, which covers the
+ * lookup too).  Errors: TRYST_ERR_INVALID, TRYST_ERR_KEY_INVALID,
+ * TRYST_ERR_NO_DISCOVERY (the node has no DHT), TRYST_ERR_NOMEM. */
+TRYST_EXPORT int tryst_node_connect_key(tryst_node *node, const uint8_t key[TRYST_KEY_SIZE],
+                                        void *conn_user_data, tryst_conn **out);
+
+/* The newest valid record of a key, or err < 0 (rec NULL): not found
+ * within the handshake timeout.  `rec` is valid during the call. */
+typedef void (*tryst_lookup_fn)(tryst_node *node, int err, const tryst_record *rec,
+                                void *user_data);
+/* Look `key` up in the DHT; `cb` runs once, later, from the event loop
+ * (never from inside this call).  Freeing the node cancels it silently.
+ * Errors: TRYST_ERR_INVALID, TRYST_ERR_KEY_INVALID,
+ * TRYST_ERR_NO_DISCOVERY, TRYST_ERR_NOMEM. */
+TRYST_EXPORT int tryst_node_lookup(tryst_node *node, const uint8_t key[TRYST_KEY_SIZE],
+                                   tryst_lookup_fn cb, void *user_data);
+/* The record the node publishes now (its candidates, sequence, TTL).
+ * Errors: TRYST_ERR_INVALID, TRYST_ERR_NO_DISCOVERY. */
+TRYST_EXPORT int tryst_node_record(const tryst_node *node, tryst_record *out);
+/* The DHT node's UDP port (0 without a DHT). */
+TRYST_EXPORT uint16_t tryst_node_dht_port(const tryst_node *node);
 
 /* Per-connection user data (defaults to the node's user_data). */
 TRYST_EXPORT void tryst_conn_set_user_data(tryst_conn *conn, void *user_data);
@@ -543,6 +605,67 @@ TRYST_EXPORT int tryst_stream_error(const tryst_stream *stream, uint64_t *code);
  * finalizes freed bufferevents from the loop: before event_base_free(),
  * let the base run once (event_base_loop(base, EVLOOP_NONBLOCK)). */
 TRYST_EXPORT void tryst_stream_free(tryst_stream *stream);
+
+/* ------------------------------------------------------------------ */
+/* The rendezvous server (doc/PROTOCOL.md, "Rendezvous server")        */
+/* ------------------------------------------------------------------ */
+
+/* A rendezvous server: registrations of signed records in namespaces with
+ * a TTL, discovery, lookup, brokered hole punching, address reflection,
+ * relay of last resort and application commands, for clients that dial
+ * its key; plus a DHT node they can bootstrap from.  It runs a node of its
+ * own on the caller's event_base (the same rules apply: precise timers,
+ * one thread). */
+typedef struct tryst_server tryst_server;
+
+struct tryst_server_config {
+	const tryst_identity *identity; /* required; copied */
+	const char *bind_address;       /* NULL: every address */
+	uint16_t port;                  /* 0: the kernel picks */
+	/* Limits (tryst_server_config_default fills the defaults). */
+	uint32_t ttl_default;          /* seconds a registration lives when not asked (7200) */
+	uint32_t ttl_min, ttl_max;     /* shortest and longest TTL granted (30, 259200) */
+	uint32_t max_per_namespace;    /* registrations in one namespace (10000) */
+	uint32_t max_per_key;          /* registrations of one key (256) */
+	uint32_t discover_max;         /* results per DISCOVER, <= 1000 (1000) */
+	uint32_t rate, burst;          /* requests per second per source address (100, 200) */
+	uint64_t relay_max_bytes;      /* per relay circuit (64 MiB) */
+	uint32_t relay_max_seconds;    /* per relay circuit (600) */
+	uint32_t max_circuits_per_key; /* (4) */
+	size_t memory_max;             /* bytes of state, all told (256 MiB) */
+	/* The DHT node. */
+	int dht;                                  /* 1 (default): run one */
+	uint16_t dht_port;                        /* 0: the kernel picks */
+	uint32_t dht_network;                     /* OpenDHT network id */
+	const struct sockaddr_storage *bootstrap; /* other DHT nodes (copied) */
+	size_t n_bootstrap;
+};
+
+TRYST_EXPORT void tryst_server_config_default(struct tryst_server_config *cfg);
+/* Errors: TRYST_ERR_INVALID (a limit out of range), TRYST_ERR_NOMEM,
+ * TRYST_ERR_SYSTEM (a socket could not be bound), and those of the DHT. */
+TRYST_EXPORT int tryst_server_new(struct event_base *base, const struct tryst_server_config *cfg,
+                                  tryst_server **out);
+/* Drops every session at once.  NULL is fine.  Not from a callback. */
+TRYST_EXPORT void tryst_server_free(tryst_server *server);
+TRYST_EXPORT uint16_t tryst_server_port(const tryst_server *server);
+TRYST_EXPORT uint16_t tryst_server_dht_port(const tryst_server *server);
+
+/* An application command: `request` came from a client holding `key`;
+ * write the answer to `out` (at most `cap` bytes) and its length to
+ * *out_len, or return a negative TRYST_ERR_* that the client receives as
+ * the status.  Must not call into the server. */
+typedef int (*tryst_server_command_fn)(tryst_server *server, const uint8_t key[TRYST_KEY_SIZE],
+                                       const uint8_t *request, size_t request_len, uint8_t *out,
+                                       size_t cap, size_t *out_len, void *user_data);
+/* Serve command `name` (1 to 32 bytes, copied) with `fn`.  Errors:
+ * TRYST_ERR_INVALID, TRYST_ERR_NOMEM (32 commands already). */
+TRYST_EXPORT int tryst_server_add_command(tryst_server *server, const char *name,
+                                          tryst_server_command_fn fn, void *user_data);
+/* Statistics as one line of JSON (namespaces, registrations, relayed
+ * bytes, dropped requests by reason) without a newline.  Returns the
+ * length it needed (>= cap: truncated), or TRYST_ERR_INVALID. */
+TRYST_EXPORT int tryst_server_stats_json(const tryst_server *server, char *out, size_t cap);
 
 #ifdef __cplusplus
 }

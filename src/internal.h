@@ -74,4 +74,9 @@ int trst_identity_dup(const tryst_identity *id, tryst_identity **out);
  * Returns 0 or TRYST_ERR_KEY_INVALID. */
 int trst_identity_x25519(const tryst_identity *id, uint8_t sk[32], uint8_t pk[32]);
 
+struct sockaddr;
+/* Same family, address and port; an IPv4-mapped IPv6 address equals the
+ * IPv4 one (a dual-stack socket reports IPv4 peers that way). */
+int trst_sockaddr_equal(const struct sockaddr *a, const struct sockaddr *b);
+
 #endif

@@ -19,6 +19,7 @@
 #include "cc.h"
 #include "conn.h"
 #include "handshake.h"
+#include "node.h"
 #include "packet.h"
 #include "udp.h"
 
@@ -72,6 +73,12 @@ struct tryst_conn {
 	socklen_t addrlens[MAX_DIAL_ADDRS];
 	size_t n_addrs;
 	uint64_t dial_start, dial_deadline, next_resend, resend_gap;
+	uint8_t initiated;               /* an initiation is in flight */
+	uint8_t has_token, in_disco;     /* dialed by key (disco.c) */
+	uint8_t token[TRST_TOKEN_SIZE];  /* what PUNCH probes must carry */
+	/* The library's own connections (to rendezvous servers) report to
+	 * these instead of the application's callbacks. */
+	const struct trst_conn_hooks *hooks;
 
 	/* open */
 	struct trst_conn *core;
@@ -99,6 +106,14 @@ struct tryst_node {
 	size_t unconfirmed;
 	uint8_t *tx;
 	int in_flush;
+	struct trst_disco *disco;       /* NULL: no discovery configured */
+	struct {
+		uint8_t type;
+		trst_raw_fn fn;
+		void *ud;
+	} raw[4]; /* other protocols on the socket (relay, ...) */
+	size_t n_raw;
+	struct sockaddr_storage bound;  /* the socket's bind address */
 };
 
 static uint64_t mono_us(void)
@@ -212,10 +227,12 @@ static struct tryst_conn *conn_alloc(tryst_node *n)
 }
 
 static void stream_detach_all(struct tryst_conn *c, int err);
+static void dial_over(struct tryst_conn *c);
 
 static void conn_destroy(struct tryst_conn *c)
 {
 	tryst_node *n = c->node;
+	dial_over(c);
 	idx_remove(n, c);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -248,17 +265,29 @@ static void conn_unref(struct tryst_conn *c)
 		conn_destroy(c);
 }
 
+/* A dial by key is over (answered, failed or freed): discovery lets go. */
+static void dial_over(struct tryst_conn *c)
+{
+	if (c->in_disco) {
+		c->in_disco = 0;
+		if (c->node->disco)
+			trst_disco_dial_done(c->node->disco, c);
+	}
+}
+
 /* Tell the application once that the connection is over. */
 static void conn_closed(struct tryst_conn *c, int err)
 {
 	if (c->state == TC_CLOSED)
 		return;
+	dial_over(c);
 	c->state = TC_CLOSED;
 	c->err = err;
 	stream_detach_all(c, err);
-	if (!c->closed_told && !c->user_released && c->node->cfg.on_conn) {
+	tryst_conn_fn on_conn = c->hooks ? c->hooks->on_conn : c->node->cfg.on_conn;
+	if (!c->closed_told && !c->user_released && on_conn) {
 		c->closed_told = 1;
-		c->node->cfg.on_conn(c, TRYST_CONN_CLOSED, err, c->user_data);
+		on_conn(c, TRYST_CONN_CLOSED, err, c->user_data);
 	}
 }
 
@@ -418,21 +447,120 @@ static size_t make_tparams(tryst_node *n, uint8_t *out)
 	return trst_tparams_encode(&tp, out);
 }
 
+/* A fresh initiation to every address (the first try, and after a lost
+ * response: the responder refuses a timestamp it has seen). */
 static void dial_send(struct tryst_conn *c, uint64_t now_real)
 {
 	uint8_t msg[TRST_HS_INITIATION_SIZE], tp[TRST_TPARAMS_MAX_SIZE];
 	size_t len, tplen = make_tparams(c->node, tp);
+	if (!c->n_addrs)
+		return; /* discovery has found nothing yet */
 	if (trst_hs_initiate(&c->hs, c->node->id, c->peer_key, c->local_index, tp, tplen,
 	                     &c->cookie, now_real, msg, sizeof msg, &len) < 0)
 		return;
+	c->initiated = 1;
 	for (size_t i = 0; i < c->n_addrs; i++)
 		trst_udp_send(c->node->udp, (struct sockaddr *)&c->addrs[i], c->addrlens[i], msg,
 		              len, 0, NULL);
 }
 
+/* The initiation in flight, again, to one address: a newly learned
+ * candidate, or where a PUNCH probe came from.  If a copy already reached
+ * the responder it refuses this one as a replay; if none did, this one
+ * may be the first to get through. */
+static void dial_send_one(struct tryst_conn *c, const struct sockaddr *to, socklen_t tolen)
+{
+	uint8_t msg[TRST_HS_INITIATION_SIZE];
+	size_t len;
+	if (!c->initiated) {
+		dial_send(c, tryst_now_us());
+		return;
+	}
+	if (trst_hs_resend(&c->hs, &c->cookie, tryst_now_us(), msg, sizeof msg, &len) == 0)
+		trst_udp_send(c->node->udp, to, tolen, msg, len, 0, NULL);
+}
+
+static int dial_has_addr(const struct tryst_conn *c, const struct sockaddr_storage *a)
+{
+	for (size_t i = 0; i < c->n_addrs; i++)
+		if (trst_sockaddr_equal((const struct sockaddr *)&c->addrs[i],
+		                        (const struct sockaddr *)a))
+			return 1;
+	return 0;
+}
+
+size_t trst_node_dial_add(tryst_conn *c, const struct sockaddr_storage *addrs, size_t count)
+{
+	size_t added = 0;
+	if (c->state != TC_DIALING)
+		return 0;
+	for (size_t i = 0; i < count && c->n_addrs < MAX_DIAL_ADDRS; i++) {
+		if (addrs[i].ss_family != AF_INET && addrs[i].ss_family != AF_INET6)
+			continue;
+		if (dial_has_addr(c, &addrs[i]))
+			continue;
+		socklen_t l = addrs[i].ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+		                                             : sizeof(struct sockaddr_in);
+		memcpy(&c->addrs[c->n_addrs], &addrs[i], l);
+		c->addrlens[c->n_addrs] = l;
+		dial_send_one(c, (struct sockaddr *)&c->addrs[c->n_addrs], l);
+		c->n_addrs++;
+		added++;
+	}
+	return added;
+}
+
+int trst_node_conn_dialing(const tryst_conn *c)
+{
+	return c->state == TC_DIALING;
+}
+
+static struct tryst_conn *dial_new(tryst_node *n, const uint8_t key[TRYST_KEY_SIZE],
+                                   void *conn_user_data)
+{
+	struct tryst_conn *c = conn_alloc(n);
+	if (!c)
+		return NULL;
+	c->refs++; /* the application's */
+	c->state = TC_DIALING;
+	c->user_data = conn_user_data;
+	memcpy(c->peer_key, key, TRYST_KEY_SIZE);
+	uint64_t now = mono_us();
+	c->dial_start = now;
+	c->dial_deadline = now + (uint64_t)n->cfg.handshake_timeout_ms * 1000;
+	c->resend_gap = DIAL_FIRST_RESEND_US;
+	c->next_resend = now + c->resend_gap;
+	return c;
+}
+
+int trst_node_dial_start(tryst_node *n, const uint8_t key[TRYST_KEY_SIZE],
+                         const uint8_t token[TRST_TOKEN_SIZE], void *conn_user_data,
+                         tryst_conn **out)
+{
+	struct tryst_conn *c;
+	if (!crypto_core_ed25519_is_valid_point(key))
+		return TRYST_ERR_KEY_INVALID;
+	if (!(c = dial_new(n, key, conn_user_data)))
+		return TRYST_ERR_NOMEM;
+	memcpy(c->token, token, TRST_TOKEN_SIZE);
+	c->has_token = 1;
+	c->in_disco = 1;
+	conn_arm_timer(c, mono_us());
+	*out = c;
+	return 0;
+}
+
 TRYST_EXPORT int tryst_node_connect(tryst_node *n, const uint8_t key[TRYST_KEY_SIZE],
                                     const struct sockaddr_storage *addrs, size_t n_addrs,
                                     void *conn_user_data, tryst_conn **out)
+{
+	return trst_node_connect_hooked(n, key, addrs, n_addrs, NULL, conn_user_data, out);
+}
+
+int trst_node_connect_hooked(tryst_node *n, const uint8_t key[TRYST_KEY_SIZE],
+                             const struct sockaddr_storage *addrs, size_t n_addrs,
+                             const struct trst_conn_hooks *hooks, void *conn_user_data,
+                             tryst_conn **out)
 {
 	struct tryst_conn *c;
 
@@ -440,17 +568,14 @@ TRYST_EXPORT int tryst_node_connect(tryst_node *n, const uint8_t key[TRYST_KEY_S
 		return TRYST_ERR_INVALID;
 	if (!crypto_core_ed25519_is_valid_point(key))
 		return TRYST_ERR_KEY_INVALID;
-	if (!(c = conn_alloc(n)))
+	if (!(c = dial_new(n, key, conn_user_data)))
 		return TRYST_ERR_NOMEM;
-	c->refs++; /* the application's */
-	c->state = TC_DIALING;
-	c->user_data = conn_user_data;
-	memcpy(c->peer_key, key, TRYST_KEY_SIZE);
+	c->hooks = hooks;
 	for (size_t i = 0; i < n_addrs && c->n_addrs < MAX_DIAL_ADDRS; i++) {
-		socklen_t l = addrs[i].ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-		                                             : sizeof(struct sockaddr_in);
 		if (addrs[i].ss_family != AF_INET && addrs[i].ss_family != AF_INET6)
 			continue;
+		socklen_t l = addrs[i].ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+		                                             : sizeof(struct sockaddr_in);
 		memcpy(&c->addrs[c->n_addrs], &addrs[i], l);
 		c->addrlens[c->n_addrs++] = l;
 	}
@@ -459,15 +584,68 @@ TRYST_EXPORT int tryst_node_connect(tryst_node *n, const uint8_t key[TRYST_KEY_S
 		conn_unref(c);
 		return TRYST_ERR_INVALID;
 	}
-	uint64_t now = mono_us();
-	c->dial_start = now;
-	c->dial_deadline = now + (uint64_t)n->cfg.handshake_timeout_ms * 1000;
-	c->resend_gap = DIAL_FIRST_RESEND_US;
-	c->next_resend = now + c->resend_gap;
 	dial_send(c, tryst_now_us());
-	conn_arm_timer(c, now);
+	conn_arm_timer(c, mono_us());
 	*out = c;
 	return 0;
+}
+
+/* A PUNCH probe: the listener we dial by key read our knock and is
+ * opening its NAT towards us.  Answer with the initiation, to where the
+ * probe came from (it may be a mapping no record named). */
+static void on_punch(tryst_node *n, const uint8_t *msg, size_t len, const struct sockaddr *from,
+                     socklen_t fromlen)
+{
+	if (len != TRST_PUNCH_SIZE || msg[1] != TRST_PUNCH_VERSION)
+		return;
+	for (struct tryst_conn *c = n->conns; c; c = c->next) {
+		if (c->state != TC_DIALING || !c->has_token ||
+		    sodium_memcmp(c->token, msg + 2, TRST_TOKEN_SIZE) != 0)
+			continue;
+		struct sockaddr_storage ss;
+		memset(&ss, 0, sizeof ss);
+		memcpy(&ss, from, fromlen < sizeof ss ? fromlen : sizeof ss);
+		if (!trst_node_dial_add(c, &ss, 1))
+			dial_send_one(c, from, fromlen);
+		return;
+	}
+}
+
+void trst_node_send_raw(tryst_node *n, const struct sockaddr *to, socklen_t tolen,
+                        const uint8_t *buf, size_t len)
+{
+	trst_udp_send(n->udp, to, tolen, buf, len, 0, NULL);
+}
+
+struct event_base *trst_node_base(const tryst_node *n)
+{
+	return n->base;
+}
+
+const tryst_identity *trst_node_identity(const tryst_node *n)
+{
+	return n->id;
+}
+
+int trst_node_set_raw(tryst_node *n, uint8_t type, trst_raw_fn fn, void *ud)
+{
+	if (n->n_raw == TRST_ARRAY_LEN(n->raw))
+		return TRYST_ERR_NOMEM;
+	n->raw[n->n_raw].type = type;
+	n->raw[n->n_raw].fn = fn;
+	n->raw[n->n_raw].ud = ud;
+	n->n_raw++;
+	return 0;
+}
+
+struct trst_disco *trst_node_disco(const tryst_node *n)
+{
+	return n->disco;
+}
+
+void trst_node_bound_address(const tryst_node *n, struct sockaddr_storage *out)
+{
+	*out = n->bound;
 }
 
 /* ---- connection callbacks from the core ---- */
@@ -484,8 +662,9 @@ static void core_stream_closed(void *ud, struct trst_cstream *s);
 static void core_datagram(void *ud, const uint8_t *data, size_t len)
 {
 	struct tryst_conn *c = ud;
-	if (c->node->cfg.on_datagram && !c->user_released)
-		c->node->cfg.on_datagram(c, data, len, c->user_data);
+	tryst_datagram_fn fn = c->hooks ? c->hooks->on_datagram : c->node->cfg.on_datagram;
+	if (fn && !c->user_released)
+		fn(c, data, len, c->user_data);
 }
 
 static void core_closed(void *ud, int err, uint64_t code, const uint8_t *reason, size_t rlen)
@@ -578,9 +757,11 @@ static void on_response(tryst_node *n, const uint8_t *msg, size_t len, const str
 	}
 	c->handshake_us = now - c->dial_start;
 	c->confirmed = 1;
+	dial_over(c);
 	mark_dirty(c); /* the first packet confirms the handshake to the peer */
-	if (n->cfg.on_conn)
-		n->cfg.on_conn(c, TRYST_CONN_ESTABLISHED, 0, c->user_data);
+	tryst_conn_fn on_conn = c->hooks ? c->hooks->on_conn : n->cfg.on_conn;
+	if (on_conn)
+		on_conn(c, TRYST_CONN_ESTABLISHED, 0, c->user_data);
 }
 
 static void on_cookie(tryst_node *n, const uint8_t *msg, size_t len)
@@ -622,6 +803,8 @@ static void on_initiation(tryst_node *n, const uint8_t *msg, size_t len,
 		trst_hs_wipe(&hs);
 		return;
 	}
+	if (n->disco)
+		trst_disco_peer_arrived(n->disco, hs.peer);
 	/* A new initiation replaces an earlier one from the same key that
 	 * never got confirmed (our response was lost). */
 	for (struct tryst_conn *o = n->conns; o; o = o->next)
@@ -696,10 +879,18 @@ static void udp_recv_cb(struct trst_udp *u, const struct trst_udp_rx *msgs, size
 			on_response(n, m->data, m->len, m->from, m->fromlen);
 			break;
 		case TRST_HS_TYPE_COOKIE: on_cookie(n, m->data, m->len); break;
-		default:
+		case TRST_PUNCH_TYPE: on_punch(n, m->data, m->len, m->from, m->fromlen); break;
+		case TRST_PKT_TYPE_DATA:
+		case TRST_PKT_TYPE_DATA | TRST_PKT_KEY_PHASE:
 			/* Packets are opened in place: the batch buffers are ours
 			 * until the callback returns. */
 			on_data(n, (uint8_t *)m->data, m->len, m->from, m->fromlen, now);
+			break;
+		default:
+			for (size_t k = 0; k < n->n_raw; k++)
+				if (n->raw[k].type == m->data[0])
+					n->raw[k].fn(n->raw[k].ud, (uint8_t *)m->data, m->len,
+					             m->from, m->fromlen);
 			break;
 		}
 	}
@@ -814,6 +1005,14 @@ TRYST_EXPORT int tryst_node_new(struct event_base *base, const struct tryst_node
 	};
 	if ((rc = trst_udp_new(base, bind_addr, cfg->port, &ucb, n, &n->udp)) < 0)
 		goto fail;
+	if (bind_addr) {
+		n->bound = bind;
+	} else {
+		n->bound.ss_family = AF_INET6; /* in6addr_any: every address */
+	}
+	/* Discovery comes last: it publishes the port just bound. */
+	if ((cfg->dht || cfg->n_servers) && (rc = trst_disco_new(n, cfg, &n->disco)) < 0)
+		goto fail;
 	*out = n;
 	return 0;
 fail:
@@ -825,6 +1024,8 @@ TRYST_EXPORT void tryst_node_free(tryst_node *n)
 {
 	if (!n)
 		return;
+	trst_disco_free(n->disco); /* cancels its dials' lookups first */
+	n->disco = NULL;
 	while (n->conns) {
 		struct tryst_conn *c = n->conns;
 		c->refs = 1;
@@ -1064,12 +1265,13 @@ static void core_stream_opened(void *ud, struct trst_cstream *cs)
 {
 	struct tryst_conn *c = ud;
 	struct tryst_stream *st;
-	if (!c->node->cfg.on_stream || c->user_released || !(st = stream_wrap(c, cs))) {
+	tryst_stream_fn on_stream = c->hooks ? c->hooks->on_stream : c->node->cfg.on_stream;
+	if (!on_stream || c->user_released || !(st = stream_wrap(c, cs))) {
 		trst_conn_stream_reset(cs, 0);
 		trst_conn_stream_release(cs);
 		return;
 	}
-	c->node->cfg.on_stream(c, st, c->user_data);
+	on_stream(c, st, c->user_data);
 }
 
 static void core_stream_data(void *ud, struct trst_cstream *cs, const uint8_t *d, size_t len)

@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
 #include <sodium.h>
 
 #include "internal.h"
@@ -57,6 +61,7 @@ TRYST_EXPORT const char *tryst_strerror(int err)
 	case TRYST_ERR_CLOSED_BY_PEER: return "peer closed the connection with an error";
 	case TRYST_ERR_TIMEOUT: return "timed out";
 	case TRYST_ERR_STREAM_RESET: return "peer reset the stream";
+	case TRYST_ERR_NO_DISCOVERY: return "no discovery configured (DHT off and no server)";
 	case TRYST_ERR_HS_TRUNCATED: return "handshake message is truncated";
 	case TRYST_ERR_HS_TYPE: return "not a handshake message of the expected type";
 	case TRYST_ERR_HS_OVERSIZE: return "handshake message is too long";
@@ -190,4 +195,37 @@ long trst_hex_decode(const char *in, size_t len, uint8_t *out, size_t outcap)
 		out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return (long)(len / 2);
+}
+
+/* Reduce an address to (family, 16-byte address, port), mapping
+ * ::ffff:a.b.c.d to a.b.c.d. */
+static int addr_key(const struct sockaddr *sa, uint8_t ip[16], uint16_t *port)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	memset(ip, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+		memcpy(ip, &s4->sin_addr, 4);
+		*port = s4->sin_port;
+		return AF_INET;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		*port = s6->sin6_port;
+		if (memcmp(&s6->sin6_addr, mapped, 12) == 0) {
+			memcpy(ip, (const uint8_t *)&s6->sin6_addr + 12, 4);
+			return AF_INET;
+		}
+		memcpy(ip, &s6->sin6_addr, 16);
+		return AF_INET6;
+	}
+	return -1;
+}
+
+int trst_sockaddr_equal(const struct sockaddr *a, const struct sockaddr *b)
+{
+	uint8_t ia[16], ib[16];
+	uint16_t pa, pb;
+	int fa = addr_key(a, ia, &pa), fb = addr_key(b, ib, &pb);
+	return fa >= 0 && fa == fb && pa == pb && memcmp(ia, ib, 16) == 0;
 }

@@ -25,7 +25,7 @@ head -c 3000000 /dev/urandom >"$t/back"
 
 # start_listener: runs tryst listen in the background, waits for its port
 start_listener() {
-	"$TRYST" listen -i "$t/a" --bind 127.0.0.1 "$@" <"$t/back" >"$t/copy" 2>"$t/listen.err" &
+	"$TRYST" listen -i "$t/a" --bind 127.0.0.1 --no-dht "$@" <"$t/back" >"$t/copy" 2>"$t/listen.err" &
 	lpid=$!
 	pids="$pids $lpid"
 	port=
@@ -52,7 +52,7 @@ grep -q "connected to $bkey" "$t/listen.err" && ok "listener saw the dialer's ke
 echo "transfer took $(($(date +%s) - start)) s"
 
 # --- through a pipe into cmp, as the README shows ---
-"$TRYST" listen -i "$t/a" --bind 127.0.0.1 </dev/null 2>"$t/listen2.err" | cmp - "$t/big" >"$t/cmp.out" 2>&1 &
+"$TRYST" listen -i "$t/a" --bind 127.0.0.1 --no-dht </dev/null 2>"$t/listen2.err" | cmp - "$t/big" >"$t/cmp.out" 2>&1 &
 lpid=$!
 pids="$pids $lpid"
 port=

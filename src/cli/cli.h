@@ -64,11 +64,70 @@ int cli_parse_key(const char *text, uint8_t key[TRYST_KEY_SIZE]);
 int cli_parse_cc(const char *cmd, const char *text, int *cc);
 void cli_format_addr(const struct sockaddr *sa, char *out, size_t outlen);
 
+/* Options of every command that may use the DHT. */
+#define CLI_MAX_BOOTSTRAP 16
+#define CLI_DEFAULT_BOOTSTRAP "bootstrap.jami.net:4222" /* the public OpenDHT network */
+enum {
+	CLI_OPT_BOOTSTRAP = 1000,
+	CLI_OPT_DHT_PORT,
+	CLI_OPT_DHT_NETWORK,
+	CLI_OPT_NO_DHT,
+	CLI_OPT_SERVER,
+	CLI_OPT_NAMESPACE
+};
+#define CLI_MAX_SERVERS    8
+#define CLI_MAX_NAMESPACES 16
+#define CLI_SERVER_LONGOPTS                                                                        \
+	{"server", required_argument, NULL, CLI_OPT_SERVER},                                       \
+	{                                                                                          \
+		"namespace", required_argument, NULL, CLI_OPT_NAMESPACE                            \
+	}
+#define CLI_SERVER_USAGE                                                                           \
+	"  -s, --server [KEY@]HOST:PORT  keep a binding with this rendezvous server\n"            \
+	"                        (repeatable); KEY pins its key, else the first answer\n"         \
+	"                        is trusted\n"
+#define CLI_DHT_LONGOPTS                                                                           \
+	{"bootstrap", required_argument, NULL, CLI_OPT_BOOTSTRAP},                                 \
+	    {"dht-port", required_argument, NULL, CLI_OPT_DHT_PORT},                               \
+	    {"dht-network", required_argument, NULL, CLI_OPT_DHT_NETWORK},                         \
+	{                                                                                          \
+		"no-dht", no_argument, NULL, CLI_OPT_NO_DHT                                        \
+	}
+#define CLI_DHT_USAGE                                                                              \
+	"  -b, --bootstrap HOST:PORT  join the DHT through this node (repeatable; default:\n"      \
+	"                        " CLI_DEFAULT_BOOTSTRAP ", the public OpenDHT network)\n"       \
+	"      --dht-port N      the DHT node's UDP port (default: any free port)\n"              \
+	"      --dht-network ID  OpenDHT network id, as 'dhtnode -n ID' (default 0)\n"           \
+	"      --no-dht          do not use the DHT\n"
+struct cli_dht {
+	int no_dht;
+	struct tryst_server_ref servers[CLI_MAX_SERVERS];
+	size_t n_servers;
+	const char *namespaces[CLI_MAX_NAMESPACES];
+	size_t n_namespaces;
+	struct sockaddr_storage boot[CLI_MAX_BOOTSTRAP];
+	size_t n_boot;
+	uint16_t port;
+	uint32_t network;
+};
+/* Take one of the CLI_DHT_LONGOPTS (or -b): 1 taken, 0 not one of
+ * them, -1 a usage error (printed). */
+int cli_dht_option(struct cli_dht *d, const char *cmd, int opt, const char *arg);
+/* Turn the DHT on in `cfg` (unless --no-dht), resolving the default
+ * bootstrap when none was given, and set the servers and namespaces.  0,
+ * or -1 with the error printed. */
+int cli_dht_apply(struct cli_dht *d, const char *cmd, struct tryst_node_config *cfg);
+/* Resolve HOST:PORT or [V6]:PORT, HOST a name or a numeric address. */
+int cli_resolve_addr(const char *text, struct sockaddr_storage *out);
+
 int cmd_keygen(int argc, char **argv);
 int cmd_listen(int argc, char **argv);
 int cmd_connect(int argc, char **argv);
 int cmd_id(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
+int cmd_lookup(int argc, char **argv);
+int cmd_server(int argc, char **argv);
 /* The second half of the demo: two nodes on 127.0.0.1, `bytes` through a
  * stream, hash compared.  0 or 1. */
 int demo_transfer(uint64_t bytes, int cc);

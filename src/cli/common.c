@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
+#include <netdb.h>
 
 #include <event2/event.h>
 #include <event2/util.h>
@@ -36,6 +37,8 @@ int cli_common_option(int opt, const char *usage)
 		cli_verbose++;
 		tryst_log_set(log_to_stderr, TRYST_LOG_WARN + cli_verbose, NULL);
 		return -1;
+	case CLI_OPT_NO_DHT:
+		return -1; /* every command takes it; those without a DHT ignore it */
 	default: /* getopt already said what was wrong */ fputs(usage, stderr); return EXIT_USAGE;
 	}
 }
@@ -199,5 +202,154 @@ int cli_parse_cc(const char *cmd, const char *text, int *cc)
 		cli_error("%s: --cc takes cubic or bbr, not '%s'", cmd, text);
 		return -1;
 	}
+	return 0;
+}
+
+int cli_resolve_addr(const char *text, struct sockaddr_storage *out)
+{
+	char host[256];
+	const char *port;
+	struct addrinfo hints, *res = NULL;
+
+	if (cli_parse_addr(text, out) == 0)
+		return 0;
+	if (text[0] == '[') {
+		const char *end = strchr(text, ']');
+		if (!end || end[1] != ':' || (size_t)(end - text - 1) >= sizeof host)
+			return -1;
+		memcpy(host, text + 1, (size_t)(end - text - 1));
+		host[end - text - 1] = 0;
+		port = end + 2;
+	} else {
+		const char *colon = strrchr(text, ':');
+		if (!colon || (size_t)(colon - text) >= sizeof host)
+			return -1;
+		memcpy(host, text, (size_t)(colon - text));
+		host[colon - text] = 0;
+		port = colon + 1;
+	}
+	if (!*host || !*port)
+		return -1;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if (getaddrinfo(host, port, &hints, &res) != 0 || !res)
+		return -1;
+	memset(out, 0, sizeof *out);
+	memcpy(out, res->ai_addr,
+	       res->ai_addrlen < sizeof *out ? res->ai_addrlen : sizeof *out);
+	freeaddrinfo(res);
+	return 0;
+}
+
+int cli_dht_option(struct cli_dht *d, const char *cmd, int opt, const char *arg)
+{
+	char *end;
+	unsigned long v;
+	switch (opt) {
+	case 'b':
+	case CLI_OPT_BOOTSTRAP:
+		if (d->n_boot == CLI_MAX_BOOTSTRAP) {
+			cli_error("%s: at most %d --bootstrap", cmd, CLI_MAX_BOOTSTRAP);
+			return -1;
+		}
+		if (cli_resolve_addr(arg, &d->boot[d->n_boot]) < 0) {
+			cli_error("%s: --bootstrap wants HOST:PORT (a name or an address that "
+			          "resolves), not '%s'",
+			          cmd, arg);
+			return -1;
+		}
+		d->n_boot++;
+		return 1;
+	case CLI_OPT_DHT_PORT:
+		v = strtoul(arg, &end, 10);
+		if (!*arg || *end || v > 65535) {
+			cli_error("%s: --dht-port takes a number from 0 to 65535, not '%s'", cmd,
+			          arg);
+			return -1;
+		}
+		d->port = (uint16_t)v;
+		return 1;
+	case CLI_OPT_DHT_NETWORK:
+		errno = 0;
+		v = strtoul(arg, &end, 0);
+		if (!*arg || *end || errno || v > UINT32_MAX) {
+			cli_error("%s: --dht-network takes a number from 0 to 4294967295, not "
+			          "'%s'",
+			          cmd, arg);
+			return -1;
+		}
+		d->network = (uint32_t)v;
+		return 1;
+	case CLI_OPT_NO_DHT: d->no_dht = 1; return 1;
+	case 's':
+	case CLI_OPT_SERVER: {
+		struct tryst_server_ref *r = &d->servers[d->n_servers];
+		const char *at = strchr(arg, '@');
+		if (d->n_servers == CLI_MAX_SERVERS) {
+			cli_error("%s: at most %d --server", cmd, CLI_MAX_SERVERS);
+			return -1;
+		}
+		memset(r, 0, sizeof *r);
+		if (at) {
+			char keytext[TRYST_KEY_TEXT_LEN + 1];
+			size_t kl = (size_t)(at - arg);
+			if (kl >= sizeof keytext) {
+				cli_error("%s: --server KEY@HOST:PORT: '%.*s' is not a key", cmd,
+				          (int)kl, arg);
+				return -1;
+			}
+			memcpy(keytext, arg, kl);
+			keytext[kl] = 0;
+			if (cli_parse_key(keytext, r->key) < 0)
+				return -1;
+			r->has_key = 1;
+			arg = at + 1;
+		}
+		if (cli_resolve_addr(arg, &r->addr) < 0) {
+			cli_error("%s: --server wants [KEY@]HOST:PORT, not '%s'", cmd, arg);
+			return -1;
+		}
+		d->n_servers++;
+		return 1;
+	}
+	case CLI_OPT_NAMESPACE:
+		if (d->n_namespaces == CLI_MAX_NAMESPACES) {
+			cli_error("%s: at most %d --namespace", cmd, CLI_MAX_NAMESPACES);
+			return -1;
+		}
+		if (!*arg || strlen(arg) > 255) {
+			cli_error("%s: a namespace has 1 to 255 bytes", cmd);
+			return -1;
+		}
+		d->namespaces[d->n_namespaces++] = arg;
+		return 1;
+	}
+	return 0;
+}
+
+int cli_dht_apply(struct cli_dht *d, const char *cmd, struct tryst_node_config *cfg)
+{
+	cfg->servers = d->servers;
+	cfg->n_servers = d->n_servers;
+	cfg->namespaces = d->namespaces;
+	cfg->n_namespaces = d->n_namespaces;
+	if (d->no_dht)
+		return 0;
+	if (!d->n_boot) {
+		if (cli_resolve_addr(CLI_DEFAULT_BOOTSTRAP, &d->boot[0]) < 0) {
+			cli_error("%s: cannot resolve the default DHT bootstrap %s: give "
+			          "--bootstrap HOST:PORT, or --no-dht",
+			          cmd, CLI_DEFAULT_BOOTSTRAP);
+			return -1;
+		}
+		d->n_boot = 1;
+	}
+	cfg->dht = 1;
+	cfg->bootstrap = d->boot;
+	cfg->n_bootstrap = d->n_boot;
+	cfg->dht_port = d->port;
+	cfg->dht_network = d->network;
 	return 0;
 }

@@ -15,17 +15,20 @@
 #include "pipe.h"
 
 static const char usage[] =
-    "Usage: tryst connect KEY --addr HOST:PORT [--addr HOST:PORT]... [options]\n"
+    "Usage: tryst connect KEY [--addr HOST:PORT]... [options]\n"
     "Dial KEY and pipe stdin to it and what it sends to stdout.  End of input\n"
     "half-closes; exits 0 once everything sent is acknowledged and the peer has\n"
-    "finished too.\n\n"
-    "  -A, --addr HOST:PORT  where KEY may be (repeatable: all are tried at once)\n"
+    "finished too.  Without --addr, KEY is found through the DHT: its record is\n"
+    "looked up and a knock asks it to punch towards us.\n\n"
+    "  -A, --addr HOST:PORT  dial KEY there, without the DHT (repeatable: all are\n"
+    "                        tried at once)\n"
     "  -i, --identity FILE   the identity to dial as (default: the one 'tryst keygen'\n"
     "                        makes)\n"
     "      --ephemeral       dial with a throwaway identity instead\n"
     "  -t, --timeout SECS    give up when KEY does not answer within SECS (10)\n"
     "      --cc ALG          congestion control: cubic (default) or bbr\n"
-    "      --no-dht          do not use the DHT (accepted for forward compatibility)\n"
+    "  -k, --keepalive SECS  keep NAT bindings and server bindings alive every SECS\n"
+    "                        (1 to 25; default 15)\n" CLI_SERVER_USAGE CLI_DHT_USAGE
     "  -h, --help            show this help\n"
     "  -V, --version         show the version\n"
     "  -v, --verbose         log more to stderr\n";
@@ -81,9 +84,14 @@ static void conn_cb(tryst_conn *conn, int event, int err, void *arg)
 	}
 	/* closed */
 	if (err == TRYST_ERR_TIMEOUT && !c->pipe) {
-		cli_error("no answer from %s at %s within %u s: the address is unreachable, "
-		          "or the node there has another key",
-		          c->keytext, c->addr_text, c->timeout_s);
+		if (c->addr_text)
+			cli_error("no answer from %s at %s within %u s: the address is "
+			          "unreachable, or the node there has another key",
+			          c->keytext, c->addr_text, c->timeout_s);
+		else
+			cli_error("no answer from %s within %u s: no record of it in the DHT "
+			          "or at the servers, or none of its addresses answered",
+			          c->keytext, c->timeout_s);
 		finish(c, 1);
 		return;
 	}
@@ -97,17 +105,20 @@ static void conn_cb(tryst_conn *conn, int event, int err, void *arg)
 
 int cmd_connect(int argc, char **argv)
 {
-	enum { OPT_CC = 256, OPT_NO_DHT, OPT_EPHEMERAL };
+	enum { OPT_CC = 256, OPT_EPHEMERAL };
 	static const struct option longopts[] = {{"addr", required_argument, NULL, 'A'},
 	                                         {"identity", required_argument, NULL, 'i'},
 	                                         {"ephemeral", no_argument, NULL, OPT_EPHEMERAL},
 	                                         {"timeout", required_argument, NULL, 't'},
 	                                         {"cc", required_argument, NULL, OPT_CC},
-	                                         {"no-dht", no_argument, NULL, OPT_NO_DHT},
+	                                         CLI_DHT_LONGOPTS,
+	                                         CLI_SERVER_LONGOPTS,
+	                                         {"keepalive", required_argument, NULL, 'k'},
 	                                         CLI_COMMON_LONGOPTS,
 	                                         {NULL, 0, NULL, 0}};
 	struct connect_ctx c;
 	struct tryst_node_config cfg;
+	struct cli_dht dht;
 	struct sockaddr_storage addrs[MAX_ADDRS];
 	size_t n_addrs = 0;
 	const char *file = NULL;
@@ -115,9 +126,15 @@ int cmd_connect(int argc, char **argv)
 	uint8_t key[TRYST_KEY_SIZE];
 
 	memset(&c, 0, sizeof c);
+	memset(&dht, 0, sizeof dht);
 	c.timeout_s = 10;
 	tryst_node_config_default(&cfg);
-	while ((opt = getopt_long(argc, argv, "A:i:t:hVv", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "A:i:t:b:s:k:hVv", longopts, NULL)) != -1) {
+		if ((rc = cli_dht_option(&dht, "connect", opt, optarg)) != 0) {
+			if (rc < 0)
+				return EXIT_USAGE;
+			continue;
+		}
 		switch (opt) {
 		case 'A':
 			if (n_addrs == MAX_ADDRS) {
@@ -152,7 +169,17 @@ int cmd_connect(int argc, char **argv)
 			if (cli_parse_cc("connect", optarg, &cfg.congestion_control) < 0)
 				return EXIT_USAGE;
 			break;
-		case OPT_NO_DHT: break;
+		case 'k': {
+			char *end;
+			long k = strtol(optarg, &end, 10);
+			if (*end || k < 1 || k > 25) {
+				cli_error("%s: --keepalive takes seconds from 1 to 25, not '%s'",
+				          "connect", optarg);
+				return EXIT_USAGE;
+			}
+			cfg.keepalive_ms = (uint32_t)k * 1000;
+			break;
+		}
 		default:
 			if ((rc = cli_common_option(opt, usage)) >= 0)
 				return rc;
@@ -166,11 +193,14 @@ int cmd_connect(int argc, char **argv)
 	c.keytext = argv[optind];
 	if (cli_parse_key(c.keytext, key) < 0)
 		return EXIT_USAGE;
-	if (!n_addrs) {
-		cli_error("connect: no --addr given (discovery by key alone needs the DHT or a "
-		          "rendezvous server, which this version does not have yet)");
+	if (!n_addrs && dht.no_dht && !dht.n_servers) {
+		cli_error("connect: with --no-dht, give --addr HOST:PORT or --server HOST:PORT "
+		          "(finding a key needs the DHT or a server)");
 		return EXIT_USAGE;
 	}
+	/* --addr dials directly; the DHT is for finding a key. */
+	if (!n_addrs && cli_dht_apply(&dht, "connect", &cfg) < 0)
+		return EXIT_FAILURE;
 	tryst_identity *id = NULL;
 	if (ephemeral)
 		rc = tryst_identity_generate(&id);
@@ -193,7 +223,11 @@ int cmd_connect(int argc, char **argv)
 		cli_event_base_free(c.base);
 		return EXIT_FAILURE;
 	}
-	if ((rc = tryst_node_connect(c.node, key, addrs, n_addrs, &c, &c.conn)) < 0) {
+	if (n_addrs)
+		rc = tryst_node_connect(c.node, key, addrs, n_addrs, &c, &c.conn);
+	else
+		rc = tryst_node_connect_key(c.node, key, &c, &c.conn);
+	if (rc < 0) {
 		cli_error("cannot dial: %s", tryst_strerror(rc));
 		tryst_node_free(c.node);
 		cli_event_base_free(c.base);

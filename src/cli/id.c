@@ -21,6 +21,7 @@ int cmd_id(int argc, char **argv)
 	enum { OPT_JSON = 256 };
 	static const struct option longopts[] = {{"identity", required_argument, NULL, 'i'},
 	                                         {"json", no_argument, NULL, OPT_JSON},
+	                                         {"no-dht", no_argument, NULL, CLI_OPT_NO_DHT},
 	                                         CLI_COMMON_LONGOPTS,
 	                                         {NULL, 0, NULL, 0}};
 	const char *file = NULL;

@@ -28,6 +28,7 @@ int cmd_keygen(int argc, char **argv)
 	                                         {"identity", required_argument, NULL, 'o'},
 	                                         {"force", no_argument, NULL, 'f'},
 	                                         {"json", no_argument, NULL, OPT_JSON},
+	                                         {"no-dht", no_argument, NULL, CLI_OPT_NO_DHT},
 	                                         CLI_COMMON_LONGOPTS,
 	                                         {NULL, 0, NULL, 0}};
 	const char *out = NULL;

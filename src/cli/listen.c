@@ -18,14 +18,20 @@
 
 static const char usage[] =
     "Usage: tryst listen [-i FILE] [--port N] [--bind ADDR] [--allow KEY]... [--cc ALG]\n"
+    "                    [--bootstrap HOST:PORT]... [--no-dht]\n"
     "Wait for one connection; pipe its first stream to stdout and stdin into it.\n"
-    "Exits when the stream has ended in both directions.\n\n"
+    "Exits when the stream has ended in both directions.  Unless --no-dht, the\n"
+    "node publishes its sealed record in the DHT and answers knocks, so that\n"
+    "'tryst connect KEY' finds it by its key alone.\n\n"
     "  -i, --identity FILE  the identity to listen as (default: the one 'tryst keygen' makes)\n"
     "  -p, --port N         UDP port (default: any free port, printed on stderr)\n"
     "      --bind ADDR      local address to bind (default: all, IPv6 and IPv4)\n"
     "  -a, --allow KEY      accept only this key (repeatable; default: anyone)\n"
     "      --cc ALG         congestion control: cubic (default) or bbr\n"
-    "      --no-dht         do not use the DHT (accepted for forward compatibility)\n"
+    "  -k, --keepalive SECS  keep NAT bindings and server bindings alive every SECS\n"
+    "                        (1 to 25; default 15)\n" CLI_SERVER_USAGE
+    "      --namespace NAME  register in this namespace of the servers (repeatable;\n"
+    "                        default: tryst)\n" CLI_DHT_USAGE
     "  -h, --help           show this help\n"
     "  -V, --version        show the version\n"
     "  -v, --verbose        log more to stderr\n";
@@ -155,25 +161,34 @@ static void print_addresses(uint16_t port)
 
 int cmd_listen(int argc, char **argv)
 {
-	enum { OPT_BIND = 256, OPT_CC, OPT_NO_DHT };
+	enum { OPT_BIND = 256, OPT_CC };
 	static const struct option longopts[] = {{"identity", required_argument, NULL, 'i'},
 	                                         {"port", required_argument, NULL, 'p'},
 	                                         {"bind", required_argument, NULL, OPT_BIND},
 	                                         {"allow", required_argument, NULL, 'a'},
 	                                         {"cc", required_argument, NULL, OPT_CC},
-	                                         {"no-dht", no_argument, NULL, OPT_NO_DHT},
+	                                         CLI_DHT_LONGOPTS,
+	                                         CLI_SERVER_LONGOPTS,
+	                                         {"keepalive", required_argument, NULL, 'k'},
 	                                         CLI_COMMON_LONGOPTS,
 	                                         {NULL, 0, NULL, 0}};
 	struct listen_ctx l;
 	struct tryst_node_config cfg;
+	struct cli_dht dht;
 	const char *file = NULL;
 	int opt, rc;
 	char keytext[TRYST_KEY_TEXT_LEN + 1];
 	uint8_t pk[TRYST_KEY_SIZE];
 
 	memset(&l, 0, sizeof l);
+	memset(&dht, 0, sizeof dht);
 	tryst_node_config_default(&cfg);
-	while ((opt = getopt_long(argc, argv, "i:p:a:hVv", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "i:p:a:b:s:k:hVv", longopts, NULL)) != -1) {
+		if ((rc = cli_dht_option(&dht, "listen", opt, optarg)) != 0) {
+			if (rc < 0)
+				return EXIT_USAGE;
+			continue;
+		}
 		switch (opt) {
 		case 'i': file = optarg; break;
 		case 'p': {
@@ -201,7 +216,17 @@ int cmd_listen(int argc, char **argv)
 			if (cli_parse_cc("listen", optarg, &cfg.congestion_control) < 0)
 				return EXIT_USAGE;
 			break;
-		case OPT_NO_DHT: break;
+		case 'k': {
+			char *end;
+			long k = strtol(optarg, &end, 10);
+			if (*end || k < 1 || k > 25) {
+				cli_error("%s: --keepalive takes seconds from 1 to 25, not '%s'",
+				          "listen", optarg);
+				return EXIT_USAGE;
+			}
+			cfg.keepalive_ms = (uint32_t)k * 1000;
+			break;
+		}
 		default:
 			if ((rc = cli_common_option(opt, usage)) >= 0)
 				return rc;
@@ -212,6 +237,9 @@ int cmd_listen(int argc, char **argv)
 		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
+	if (cli_dht_apply(&dht, "listen", &cfg) < 0)
+		return EXIT_FAILURE;
+	cfg.publish = 1;
 	tryst_identity *id = cli_load_identity(file);
 	if (!id)
 		return EXIT_FAILURE;
@@ -241,6 +269,13 @@ int cmd_listen(int argc, char **argv)
 	        tryst_node_port(l.node));
 	fprintf(stderr, "tryst: dial with: tryst connect %s and one of\n", keytext);
 	print_addresses(tryst_node_port(l.node));
+	if (cfg.dht)
+		fprintf(stderr,
+		        "tryst: or by key alone: published in the DHT (DHT node on UDP port %u)\n",
+		        tryst_node_dht_port(l.node));
+	if (cfg.n_servers)
+		fprintf(stderr, "tryst: or by key alone through %zu rendezvous server%s\n",
+		        cfg.n_servers, cfg.n_servers > 1 ? "s" : "");
 	l.status = EXIT_FAILURE;
 	event_base_dispatch(l.base);
 	if (l.pipe && cli_verbose)

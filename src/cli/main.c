@@ -13,6 +13,9 @@ static const struct cli_command commands[] = {
     {"id", "print the public key of an identity", cmd_id},
     {"listen", "accept a connection; pipe a stream to stdout and stdin into it", cmd_listen},
     {"connect", "dial a key; pipe stdin into a stream and the stream to stdout", cmd_connect},
+    {"publish", "publish our record in the DHT and keep it fresh", cmd_publish},
+    {"lookup", "find a key's record in the DHT", cmd_lookup},
+    {"server", "rendezvous server, relay and DHT bootstrap node", cmd_server},
     {"demo", "everything tryst does, self-contained on this machine", cmd_demo},
 };
 

@@ -27,7 +27,7 @@ for spec in "bbr 0" "bbr 1" "bbr 5" "cubic 0" "cubic 1" "cubic 5"; do
 	for r in $(seq 1 "$runs"); do
 		# The port is fixed: the server runs in a namespace of its own.
 		bash "$top/tests/bench/lossy-path.sh" --rate 100mbit --loss "$2" -- \
-			sh -c "'$top/src/tryst' listen -i '$t/a' --port 5555 --cc $1 >/dev/null" -- \
+			sh -c "'$top/src/tryst' listen -i '$t/a' --port 5555 --no-dht --cc $1 >/dev/null" -- \
 			"$t/client.sh" @SERVER_IP@ "$1" 2>/dev/null | grep -a GOODPUT | sed "s/^/$1 loss $2% run $r: /"
 	done
 done

@@ -15,7 +15,7 @@ head -c 1073741824 /dev/zero | tr '\0' 'x' >"$t/file" 2>/dev/null || head -c 107
 src/tryst keygen -o "$t/a" >"$t/akey" 2>/dev/null
 src/tryst keygen -o "$t/b" >/dev/null 2>&1
 cli_pipe() {
-	src/tryst listen -i "$t/a" --bind 127.0.0.1 </dev/null 2>"$t/l.err" | cmp - "$t/file" &
+	src/tryst listen -i "$t/a" --bind 127.0.0.1 --no-dht </dev/null 2>"$t/l.err" | cmp - "$t/file" &
 	lp=$!
 	port=
 	while [ -z "$port" ]; do sleep 0.05; port=$(sed -n 's/.*on UDP port \([0-9]*\).*/\1/p' "$t/l.err"); done

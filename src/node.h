@@ -1,0 +1,91 @@
+/*
+ * node.h: what node.c offers the node's discovery glue (disco.c), and the
+ * hooks it calls there.  Private: never installed.
+ *
+ * A dial by key starts as a connection in the dialing state with no
+ * address yet; discovery adds candidate addresses as it learns them (each
+ * new one gets a handshake initiation at once).  The listener side, told
+ * of a dialer by a knock, sends PUNCH probes to the dialer's candidates:
+ * they open the listener's NAT towards the dialer, and when one arrives the
+ * dialer resends its initiation to where it came from (doc/PROTOCOL.md,
+ * "Punching").
+ */
+#ifndef TRYST_NODE_H
+#define TRYST_NODE_H
+
+#include <sys/socket.h>
+
+#include "internal.h"
+
+struct event_base;
+struct trst_disco;
+
+/* PUNCH probe: type, version, the 16-byte token from the dialer's knock.
+ * Smaller than the initiation it may trigger, but only the holder of the
+ * listener's secret key can read the token, so nobody else can aim
+ * initiations with it. */
+#define TRST_PUNCH_TYPE    0x40
+#define TRST_PUNCH_VERSION 1
+#define TRST_TOKEN_SIZE    16
+#define TRST_PUNCH_SIZE    (2 + TRST_TOKEN_SIZE)
+
+/* KEY_QUERY / KEY_REPLY: a client that was not given a server's key asks
+ * for it (trust on first use; pin KEY@HOST:PORT to avoid trusting the
+ * path).  The reply is smaller than the query. */
+#define TRST_KEY_QUERY_TYPE    0x14
+#define TRST_KEY_REPLY_TYPE    0x15
+#define TRST_KEY_QUERY_VERSION 1
+#define TRST_KEY_QUERY_SIZE    64
+#define TRST_KEY_REPLY_SIZE    (2 + TRYST_KEY_SIZE)
+
+/* Start dialing `key` with no address yet (the handshake timeout runs from
+ * now).  The token is what PUNCH probes for this dial must carry. */
+int trst_node_dial_start(tryst_node *n, const uint8_t key[TRYST_KEY_SIZE],
+                         const uint8_t token[TRST_TOKEN_SIZE], void *conn_user_data,
+                         tryst_conn **out);
+/* Add candidate addresses to a dialing connection; new ones get an
+ * initiation at once.  Returns how many were new. */
+size_t trst_node_dial_add(tryst_conn *c, const struct sockaddr_storage *addrs, size_t count);
+int trst_node_conn_dialing(const tryst_conn *c);
+
+/* Callbacks for one of the library's own connections (to a rendezvous
+ * server): they replace the node config's on_conn, on_stream and
+ * on_datagram for it, so the application never sees it.  Kept by pointer. */
+struct trst_conn_hooks {
+	tryst_conn_fn on_conn;
+	tryst_stream_fn on_stream;
+	tryst_datagram_fn on_datagram;
+};
+/* tryst_node_connect() with `hooks` (NULL: the application's). */
+int trst_node_connect_hooked(tryst_node *n, const uint8_t key[TRYST_KEY_SIZE],
+                             const struct sockaddr_storage *addrs, size_t n_addrs,
+                             const struct trst_conn_hooks *hooks, void *conn_user_data,
+                             tryst_conn **out);
+
+/* Datagrams of another protocol sharing the socket (first byte `type`,
+ * e.g. relayed packets) go to `fn`; `buf` may be changed in place and is
+ * valid during the call. */
+typedef void (*trst_raw_fn)(void *ud, uint8_t *buf, size_t len, const struct sockaddr *from,
+                            socklen_t fromlen);
+int trst_node_set_raw(tryst_node *n, uint8_t type, trst_raw_fn fn, void *ud);
+
+void trst_node_send_raw(tryst_node *n, const struct sockaddr *to, socklen_t tolen,
+                        const uint8_t *buf, size_t len);
+struct event_base *trst_node_base(const tryst_node *n);
+const tryst_identity *trst_node_identity(const tryst_node *n);
+/* The address the node's socket is bound to (the unspecified address when
+ * it listens on all of them). */
+void trst_node_bound_address(const tryst_node *n, struct sockaddr_storage *out);
+
+/* The node's discovery, or NULL. */
+struct trst_disco *trst_node_disco(const tryst_node *n);
+
+/* Hooks into disco.c (no-ops when the node has no discovery). */
+int trst_disco_new(tryst_node *n, const struct tryst_node_config *cfg, struct trst_disco **out);
+void trst_disco_free(struct trst_disco *d);
+/* A dial left the dialing state (established, failed or freed). */
+void trst_disco_dial_done(struct trst_disco *d, tryst_conn *c);
+/* An initiation from `key` arrived: stop punching towards it. */
+void trst_disco_peer_arrived(struct trst_disco *d, const uint8_t key[TRYST_KEY_SIZE]);
+
+#endif
