@@ -659,9 +659,12 @@ static void core_stream_writable(void *ud, struct trst_cstream *s);
 static void core_stream_sent(void *ud, struct trst_cstream *s);
 static void core_stream_closed(void *ud, struct trst_cstream *s);
 
+static void conn_confirm(struct tryst_conn *c);
+
 static void core_datagram(void *ud, const uint8_t *data, size_t len)
 {
 	struct tryst_conn *c = ud;
+	conn_confirm(c);
 	tryst_datagram_fn fn = c->hooks ? c->hooks->on_datagram : c->node->cfg.on_datagram;
 	if (fn && !c->user_released)
 		fn(c, data, len, c->user_data);
@@ -837,6 +840,22 @@ static void on_initiation(tryst_node *n, const uint8_t *msg, size_t len,
 	conn_arm_timer(c, now);
 }
 
+/* The first authentic packet from the initiator proves it completed the
+ * handshake: now the application hears of the connection -- before any
+ * stream or datagram that packet carries. */
+static void conn_confirm(struct tryst_conn *c)
+{
+	tryst_node *n = c->node;
+	if (c->confirmed || c->state != TC_OPEN)
+		return;
+	c->confirmed = 1;
+	n->unconfirmed--;
+	c->handshake_us = mono_us() - c->dial_start;
+	c->refs++; /* the application's */
+	if (n->cfg.on_conn)
+		n->cfg.on_conn(c, TRYST_CONN_ESTABLISHED, 0, c->user_data);
+}
+
 static void on_data(tryst_node *n, uint8_t *pkt, size_t len, const struct sockaddr *from,
                     socklen_t fromlen, uint64_t now)
 {
@@ -848,16 +867,7 @@ static void on_data(tryst_node *n, uint8_t *pkt, size_t len, const struct sockad
 		return;
 	if (trst_conn_recv(c->core, pkt, len, from, fromlen, now) < 0)
 		return; /* not authentic: as if it never came */
-	if (!c->confirmed && c->state == TC_OPEN) {
-		/* The first authentic packet from the initiator proves it
-		 * completed the handshake: now the application hears of it. */
-		c->confirmed = 1;
-		n->unconfirmed--;
-		c->handshake_us = now - c->dial_start;
-		c->refs++; /* the application's */
-		if (n->cfg.on_conn)
-			n->cfg.on_conn(c, TRYST_CONN_ESTABLISHED, 0, c->user_data);
-	}
+	conn_confirm(c);
 	mark_dirty(c);
 }
 
@@ -1265,6 +1275,7 @@ static void core_stream_opened(void *ud, struct trst_cstream *cs)
 {
 	struct tryst_conn *c = ud;
 	struct tryst_stream *st;
+	conn_confirm(c);
 	tryst_stream_fn on_stream = c->hooks ? c->hooks->on_stream : c->node->cfg.on_stream;
 	if (!on_stream || c->user_released || !(st = stream_wrap(c, cs))) {
 		trst_conn_stream_reset(cs, 0);
