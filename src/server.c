@@ -21,7 +21,10 @@
 #include "node.h"
 #include "rdv.h"
 
+/* A connection's user data is the server until the connection is
+ * established, then its session: both start with `is_sess`. */
 struct srv_sess {
+	int is_sess; /* 1 */
 	tryst_server *srv;
 	tryst_conn *conn;
 	tryst_stream *st;
@@ -31,6 +34,7 @@ struct srv_sess {
 };
 
 struct tryst_server {
+	int is_sess; /* 0 */
 	struct event_base *base;
 	tryst_node *node;
 	trst_rdv_server *core;
@@ -184,14 +188,15 @@ static int accept_cb(tryst_node *node, const uint8_t key[TRYST_KEY_SIZE],
 
 static void conn_cb(tryst_conn *conn, int event, int err, void *arg)
 {
-	tryst_server *s = arg;
-	struct srv_sess *ss = tryst_conn_user_data(conn);
 	(void)err;
-	if (event == TRYST_CONN_ESTABLISHED) {
-		if (!(ss = trst_calloc(1, sizeof *ss))) {
+	if (event == TRYST_CONN_ESTABLISHED && !*(int *)arg) {
+		tryst_server *s = arg;
+		struct srv_sess *ss = trst_calloc(1, sizeof *ss);
+		if (!ss) {
 			tryst_conn_free(conn);
 			return;
 		}
+		ss->is_sess = 1;
 		ss->srv = s;
 		ss->conn = conn;
 		ss->next = s->sessions;
@@ -201,27 +206,27 @@ static void conn_cb(tryst_conn *conn, int event, int err, void *arg)
 		tryst_conn_set_user_data(conn, ss);
 		return;
 	}
-	if (ss && ss != (void *)s) {
+	if (event == TRYST_CONN_CLOSED && *(int *)arg) {
+		struct srv_sess *ss = arg;
+		tryst_server *s = ss->srv;
 		sess_free(ss);
 		arm(s);
-	} else {
-		tryst_conn_free(conn);
 	}
 }
 
 static void stream_cb(tryst_conn *conn, tryst_stream *st, void *arg)
 {
-	tryst_server *s = arg;
-	struct srv_sess *ss = tryst_conn_user_data(conn);
+	struct srv_sess *ss = arg;
 	socklen_t alen;
 	const struct sockaddr *a;
 
-	if (!ss || ss == (void *)s || ss->st) {
+	if (!*(int *)arg || ss->st) {
 		/* one control stream per client; nothing else is served */
 		tryst_stream_reset(st, 1);
 		tryst_stream_free(st);
 		return;
 	}
+	tryst_server *s = ss->srv;
 	ss->st = st;
 	a = tryst_conn_peer_address(conn, &alen);
 	memcpy(&ss->addr, a, alen);
