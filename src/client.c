@@ -27,7 +27,9 @@
 #define RECONNECT_FIRST_US  500000ull
 #define RECONNECT_MAX_US    8000000ull
 #define KEY_QUERY_GAP_US    500000ull
-#define HEALTH_ANSWER_US    5000000ull /* a REFLECT unanswered this long: gone */
+/* A REFLECT unanswered for one keepalive period (at most this): the
+ * server is gone, so a restart is noticed within two periods. */
+#define HEALTH_ANSWER_MAX_US 5000000ull
 #define DEFAULT_NAMESPACE   "tryst"
 
 enum srv_state { S_KEYQUERY, S_DIALING, S_READY, S_WAIT };
@@ -378,7 +380,10 @@ static void srv_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case S_READY:
 		/* A check every keepalive period, independent of any TTL: a
 		 * restarted server answers nothing on the old session. */
-		if (s->health_sent_us && now - s->health_sent_us >= HEALTH_ANSWER_US) {
+		uint64_t answer_us = s->cl->keepalive_us < HEALTH_ANSWER_MAX_US
+		                         ? s->cl->keepalive_us
+		                         : HEALTH_ANSWER_MAX_US;
+		if (s->health_sent_us && now - s->health_sent_us >= answer_us) {
 			srv_reset(s, "no answer");
 			return;
 		}
@@ -388,7 +393,7 @@ static void srv_timer_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (!s->health_sent_us)
 			send_reflect(s);
-		uint64_t next = now + (s->health_sent_us ? HEALTH_ANSWER_US : s->cl->keepalive_us);
+		uint64_t next = now + (s->health_sent_us ? answer_us : s->cl->keepalive_us);
 		if (s->renew_us && s->renew_us < next)
 			next = s->renew_us;
 		srv_arm(s, next);
