@@ -605,10 +605,12 @@ static void on_punch(tryst_node *n, const uint8_t *msg, size_t len, const struct
 		struct sockaddr_storage ss;
 		memset(&ss, 0, sizeof ss);
 		memcpy(&ss, from, fromlen < sizeof ss ? fromlen : sizeof ss);
+		TRST_LOG(TRYST_LOG_DEBUG, "punch: probe for a dial in progress: initiation answers it");
 		if (!trst_node_dial_add(c, &ss, 1))
 			dial_send_one(c, from, fromlen);
 		return;
 	}
+	TRST_LOG(TRYST_LOG_TRACE, "punch: probe for no dial of ours: dropped");
 }
 
 void trst_node_send_raw(tryst_node *n, const struct sockaddr *to, socklen_t tolen,

@@ -29,7 +29,10 @@ skey=$(cat "$t/s.key")
 akey=$(cat "$t/a.key")
 head -c 2000000 /dev/urandom >"$t/data"
 
-nl_bg pub /dev/null "$t/server.err" "$TRYST" server -i "$t/s" --listen 0.0.0.0:0 --no-dht
+# Bound to its one public address: the lab's "Internet" router has two, and
+# an unbound socket would answer the far side from the other one, which no
+# NAT takes for a reply.
+nl_bg pub /dev/null "$t/server.err" "$TRYST" server -i "$t/s" --listen 100.64.1.1:0 --no-dht
 nl_wait_for "$t/server.err" "on UDP port" 5 || { echo "server did not start: $(cat "$t/server.err")"; exit 1; }
 sport=$(sed -n 's/.*on UDP port \([0-9]*\).*/\1/p' "$t/server.err" | head -1)
 srv="$skey@100.64.1.1:$sport"
