@@ -503,8 +503,8 @@ size_t trst_node_dial_add(tryst_conn *c, const struct sockaddr_storage *addrs, s
 		                                             : sizeof(struct sockaddr_in);
 		memcpy(&c->addrs[c->n_addrs], &addrs[i], l);
 		c->addrlens[c->n_addrs] = l;
-		dial_send_one(c, (struct sockaddr *)&c->addrs[c->n_addrs], l);
-		c->n_addrs++;
+		c->n_addrs++; /* first: the first initiation goes to every address */
+		dial_send_one(c, (struct sockaddr *)&c->addrs[c->n_addrs - 1], l);
 		added++;
 	}
 	return added;
