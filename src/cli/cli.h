@@ -129,7 +129,9 @@ int cmd_publish(int argc, char **argv);
 int cmd_lookup(int argc, char **argv);
 int cmd_server(int argc, char **argv);
 /* The second half of the demo: two nodes on 127.0.0.1, `bytes` through a
- * stream, hash compared.  0 or 1. */
-int demo_transfer(uint64_t bytes, int cc);
+ * stream, hash compared; bob dials alice at her address, through a
+ * private DHT of a few nodes, or through a rendezvous server.  0 or 1. */
+enum { DEMO_VIA_ADDR, DEMO_VIA_DHT, DEMO_VIA_SERVER };
+int demo_transfer(uint64_t bytes, int cc, int via, int step);
 
 #endif

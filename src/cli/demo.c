@@ -17,16 +17,18 @@
 #include "cli.h"
 
 static const char usage[] =
-    "Usage: tryst demo [--size MIB] [--cc cubic|bbr]\n"
+    "Usage: tryst demo [--size MIB] [--cc cubic|bbr] [--no-dht]\n"
     "Run a self-contained demonstration on this machine: create an identity in a\n"
     "temporary file, read it back, publish a signed record sealed under the\n"
     "key's current pointer, and let a partner who knows only the public key\n"
     "find, open and verify it; show tampering and replay being refused; then\n"
-    "start two nodes on 127.0.0.1, connect them by key, move MIB mebibytes\n"
-    "(256) through an encrypted stream and check its hash.  Nothing leaves this\n"
-    "machine.  Exits 0 when every step worked.\n\n"
+    "start a private DHT of a few nodes on 127.0.0.1 and two nodes that meet by\n"
+    "key alone through it, move MIB mebibytes (256) through an encrypted stream\n"
+    "and check its hash; then meet again through a rendezvous server (16 MiB).\n"
+    "Nothing leaves this machine.  Exits 0 when every step worked.\n\n"
     "  -s, --size MIB  how much to transfer (1 to 65536; default 256)\n"
     "      --cc ALG    congestion control: cubic (default) or bbr\n"
+    "      --no-dht    dial by address instead of through the DHT in step 6\n"
     "  -h, --help      show this help\n"
     "  -V, --version   show the version\n"
     "  -v, --verbose   log more to stderr\n";
@@ -170,9 +172,10 @@ int cmd_demo(int argc, char **argv)
 	enum { OPT_CC = 256 };
 	static const struct option longopts[] = {{"size", required_argument, NULL, 's'},
 	                                         {"cc", required_argument, NULL, OPT_CC},
+	                                         {"no-dht", no_argument, NULL, CLI_OPT_NO_DHT},
 	                                         CLI_COMMON_LONGOPTS,
 	                                         {NULL, 0, NULL, 0}};
-	int opt, rc, cc = TRYST_CC_CUBIC;
+	int opt, rc, cc = TRYST_CC_CUBIC, no_dht = 0;
 	unsigned long mib = 256;
 
 	while ((opt = getopt_long(argc, argv, "s:hVv", longopts, NULL)) != -1) {
@@ -187,6 +190,8 @@ int cmd_demo(int argc, char **argv)
 		} else if (opt == OPT_CC) {
 			if (cli_parse_cc("demo", optarg, &cc) < 0)
 				return EXIT_USAGE;
+		} else if (opt == CLI_OPT_NO_DHT) {
+			no_dht = 1;
 		} else if ((rc = cli_common_option(opt, usage)) >= 0) {
 			return rc;
 		}
@@ -197,7 +202,8 @@ int cmd_demo(int argc, char **argv)
 	}
 	if (demo_records() != 0)
 		return EXIT_FAILURE;
-	if (demo_transfer((uint64_t)mib << 20, cc) != 0)
+	if (demo_transfer((uint64_t)mib << 20, cc, no_dht ? DEMO_VIA_ADDR : DEMO_VIA_DHT, 6) != 0 ||
+	    demo_transfer((uint64_t)16 << 20, cc, DEMO_VIA_SERVER, 7) != 0)
 		return EXIT_FAILURE;
 	printf("demo: ok\n");
 	return 0;

@@ -1,7 +1,9 @@
 /*
  * demo_transfer.c: the live half of tryst demo: two nodes in this process
- * on 127.0.0.1, fresh identities, a handshake by key, and a transfer
- * through one encrypted stream, hashed on both ends.
+ * on 127.0.0.1, fresh identities, a dial by key -- at a known address, by
+ * the key alone through a private DHT of a few nodes, or through a
+ * rendezvous server -- and a transfer through one encrypted stream, hashed
+ * on both ends.
  */
 #include "config.h"
 
@@ -21,9 +23,16 @@
 #define CHUNK (256u * 1024)
 #define HIGH  (4u << 20)
 
+#define DEMO_DHT_NODES 5
+
 struct demo {
 	struct event_base *base;
 	tryst_node *alice, *bob;
+	tryst_node *dht[DEMO_DHT_NODES];
+	tryst_server *server;
+	struct sockaddr_storage boot_alice, boot_bob;
+	struct tryst_server_ref sref;
+	uint32_t network;
 	tryst_conn *bob_conn, *alice_conn;
 	tryst_stream *tx, *rx;
 	uint64_t total, sent, received;
@@ -192,7 +201,73 @@ static void progress_cb(evutil_socket_t fd, short what, void *arg)
 	fflush(stdout);
 }
 
-static tryst_node *make_node(struct demo *d, tryst_identity *id, int cc, int listening)
+static void loopback(struct sockaddr_storage *ss, uint16_t port)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	memset(ss, 0, sizeof *ss);
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(port);
+	s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+}
+
+/* A private DHT on 127.0.0.1: a chain of bare nodes (each a tryst node
+ * with a DHT and nothing published) under a random network id, so it never
+ * meets any other. */
+static int start_dht(struct demo *d)
+{
+	randombytes_buf(&d->network, sizeof d->network);
+	d->network |= 1; /* never 0, the public network */
+	for (int i = 0; i < DEMO_DHT_NODES; i++) {
+		struct tryst_node_config cfg;
+		tryst_identity *id = NULL;
+		struct sockaddr_storage prev;
+		if (tryst_identity_generate(&id) < 0)
+			return -1;
+		tryst_node_config_default(&cfg);
+		cfg.identity = id;
+		cfg.bind_address = "127.0.0.1";
+		cfg.dht = 1;
+		cfg.dht_network = d->network;
+		if (i) {
+			loopback(&prev, tryst_node_dht_port(d->dht[i - 1]));
+			cfg.bootstrap = &prev;
+			cfg.n_bootstrap = 1;
+		}
+		int rc = tryst_node_new(d->base, &cfg, &d->dht[i]);
+		tryst_identity_free(id);
+		if (rc < 0) {
+			cli_error("demo: cannot start a DHT node: %s", tryst_strerror(rc));
+			return -1;
+		}
+	}
+	loopback(&d->boot_alice, tryst_node_dht_port(d->dht[0]));
+	loopback(&d->boot_bob, tryst_node_dht_port(d->dht[DEMO_DHT_NODES - 1]));
+	return 0;
+}
+
+static int start_server(struct demo *d)
+{
+	struct tryst_server_config cfg;
+	tryst_identity *id = NULL;
+	if (tryst_identity_generate(&id) < 0)
+		return -1;
+	tryst_server_config_default(&cfg);
+	cfg.identity = id;
+	cfg.bind_address = "127.0.0.1";
+	cfg.dht = 0;
+	int rc = tryst_server_new(d->base, &cfg, &d->server);
+	if (rc == 0) {
+		tryst_identity_public_key(id, d->sref.key);
+		d->sref.has_key = 1;
+		loopback(&d->sref.addr, tryst_server_port(d->server));
+	}
+	tryst_identity_free(id);
+	if (rc < 0)
+		cli_error("demo: cannot start a server: %s", tryst_strerror(rc));
+	return rc < 0 ? -1 : 0;
+}
+
+static tryst_node *make_node(struct demo *d, tryst_identity *id, int cc, int listening, int via)
 {
 	struct tryst_node_config cfg;
 	tryst_node *n = NULL;
@@ -201,6 +276,17 @@ static tryst_node *make_node(struct demo *d, tryst_identity *id, int cc, int lis
 	cfg.bind_address = "127.0.0.1";
 	cfg.congestion_control = cc;
 	cfg.user_data = d;
+	if (via == DEMO_VIA_DHT) {
+		cfg.dht = 1;
+		cfg.dht_network = d->network;
+		cfg.bootstrap = listening ? &d->boot_alice : &d->boot_bob;
+		cfg.n_bootstrap = 1;
+		cfg.publish = listening;
+	} else if (via == DEMO_VIA_SERVER) {
+		cfg.servers = &d->sref;
+		cfg.n_servers = 1;
+		cfg.publish = listening;
+	}
 	if (listening) {
 		cfg.accept = alice_accept;
 		cfg.on_conn = alice_conn;
@@ -214,7 +300,15 @@ static tryst_node *make_node(struct demo *d, tryst_identity *id, int cc, int lis
 	return n;
 }
 
-int demo_transfer(uint64_t bytes, int cc)
+/* Let the loop run for `ms` (the listener binds, publishes). */
+static void settle(struct demo *d, unsigned ms)
+{
+	struct timeval tv = {0, (suseconds_t)ms * 1000};
+	event_base_loopexit(d->base, &tv);
+	event_base_dispatch(d->base);
+}
+
+int demo_transfer(uint64_t bytes, int cc, int via, int step)
 {
 	struct demo d;
 	tryst_identity *a = NULL, *b = NULL;
@@ -231,27 +325,55 @@ int demo_transfer(uint64_t bytes, int cc)
 	if (!(d.buf = malloc(CHUNK)) || !(d.base = cli_event_base()) ||
 	    tryst_identity_generate(&a) < 0 || tryst_identity_generate(&b) < 0)
 		goto out;
-	if (!(d.alice = make_node(&d, a, cc, 1)) || !(d.bob = make_node(&d, b, cc, 0)))
+	if (via == DEMO_VIA_DHT && start_dht(&d) < 0)
+		goto out;
+	if (via == DEMO_VIA_SERVER && start_server(&d) < 0)
+		goto out;
+	if (!(d.alice = make_node(&d, a, cc, 1, via)) || !(d.bob = make_node(&d, b, cc, 0, via)))
 		goto out;
 
 	tryst_identity_public_key(a, akey);
 	tryst_key_to_text(akey, atext);
-	printf("== 6. two nodes on 127.0.0.1 connect by key and move %.0f MiB\n",
-	       (double)bytes / 1048576.0);
-	printf("   alice listens on UDP port %u as %s\n", tryst_node_port(d.alice), atext);
-	printf("   bob dials alice's key at 127.0.0.1:%u (Noise IK handshake, 1 round trip)\n",
-	       tryst_node_port(d.alice));
+	if (via == DEMO_VIA_ADDR) {
+		printf("== %d. two nodes on 127.0.0.1 connect by key and address, move %.0f MiB\n",
+		       step, (double)bytes / 1048576.0);
+		printf("   alice listens on UDP port %u as %s\n", tryst_node_port(d.alice), atext);
+		printf("   bob dials alice's key at 127.0.0.1:%u (Noise IK, 1 round trip)\n",
+		       tryst_node_port(d.alice));
+	} else if (via == DEMO_VIA_DHT) {
+		printf("== %d. no server at all: bob finds alice by her key alone in a DHT, moves "
+		       "%.0f MiB\n",
+		       step, (double)bytes / 1048576.0);
+		printf("   a private OpenDHT network of %d nodes on 127.0.0.1 (network id %u)\n",
+		       DEMO_DHT_NODES, (unsigned)d.network);
+		printf("   alice (UDP port %u, key %s) publishes her sealed record\n",
+		       tryst_node_port(d.alice), atext);
+		printf("   bob knows nothing but that key: he looks it up, knocks, and dials\n");
+	} else {
+		printf("== %d. through a rendezvous server: bob reaches alice by key, moves %.0f "
+		       "MiB\n",
+		       step, (double)bytes / 1048576.0);
+		printf("   a tryst server on 127.0.0.1:%u; alice registers there, bob asks it to "
+		       "broker\n",
+		       tryst_server_port(d.server));
+	}
 	fflush(stdout);
 
-	struct sockaddr_storage addr;
-	memset(&addr, 0, sizeof addr);
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&addr;
-	s4->sin_family = AF_INET;
-	s4->sin_port = htons(tryst_node_port(d.alice));
-	inet_pton(AF_INET, "127.0.0.1", &s4->sin_addr);
-	d.t_dial = mono();
-	if (tryst_node_connect(d.bob, akey, &addr, 1, &d, &d.bob_conn) < 0)
+	int rc;
+	if (via == DEMO_VIA_ADDR) {
+		struct sockaddr_storage addr;
+		loopback(&addr, tryst_node_port(d.alice));
+		d.t_dial = mono();
+		rc = tryst_node_connect(d.bob, akey, &addr, 1, &d, &d.bob_conn);
+	} else {
+		settle(&d, 200); /* alice's record goes out; her binding forms */
+		d.t_dial = mono();
+		rc = tryst_node_connect_key(d.bob, akey, &d, &d.bob_conn);
+	}
+	if (rc < 0) {
+		cli_error("demo: bob cannot dial: %s", tryst_strerror(rc));
 		goto out;
+	}
 	d.progress = event_new(d.base, -1, EV_PERSIST, progress_cb, &d);
 	struct timeval tv = {0, d.tty ? 200000 : 0};
 	if (!d.tty)
@@ -268,7 +390,8 @@ int demo_transfer(uint64_t bytes, int cc)
 	struct tryst_conn_info info;
 	tryst_conn_get_info(d.bob_conn, &info);
 	double secs = d.t_done - d.t_first_byte;
-	printf("   handshake: %.2f ms (dial to established), first byte after %.2f ms\n",
+	printf("   %s: %.2f ms (dial to established), first byte after %.2f ms\n",
+	       via == DEMO_VIA_ADDR ? "handshake" : "found, punched and connected",
 	       (d.t_established - d.t_dial) * 1e3, (d.t_first_byte - d.t_dial) * 1e3);
 	printf("   moved %llu bytes in %.2f s: %.0f MB/s (%.2f Gbit/s); rtt %.0f us, mtu %llu, "
 	       "%llu packets, %llu lost\n",
@@ -298,6 +421,9 @@ out:
 	tryst_conn_free(d.alice_conn);
 	tryst_node_free(d.alice);
 	tryst_node_free(d.bob);
+	for (int i = 0; i < DEMO_DHT_NODES; i++)
+		tryst_node_free(d.dht[i]);
+	tryst_server_free(d.server);
 	if (d.base)
 		cli_event_base_free(d.base);
 	tryst_identity_free(a);
