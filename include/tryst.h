@@ -129,6 +129,16 @@ enum tryst_error {
 	TRYST_ERR_CLOSED_BY_PEER = -95, /* the peer closed with an error code */
 	TRYST_ERR_TIMEOUT = -96,        /* no answer, or silence past the idle timeout */
 	TRYST_ERR_STREAM_RESET = -97,   /* the peer reset the stream */
+	/* DHT discovery (src/dht.c; doc/PROTOCOL.md, "DHT storage and knocks") */
+	TRYST_ERR_NOT_FOUND = -100,       /* no valid record for the key */
+	TRYST_ERR_DHT = -101,             /* the DHT would not start, or no DHT
+	                                     node could be reached */
+	TRYST_ERR_KNOCK_OPEN = -102,      /* a knock does not open: not for this
+	                                     key, or tampered */
+	TRYST_ERR_KNOCK_MALFORMED = -103, /* a knock has an unknown version, a bad
+	                                     length or bad padding */
+	TRYST_ERR_KNOCK_STALE = -104,     /* a knock's record is older than the
+	                                     freshness window (a replay) */
 };
 
 /* An English description of an error code ("unknown error" for others).
