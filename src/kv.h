@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "tryst.h"
+
 struct event_base;
 
 #define TRST_KV_HASH_SIZE 20
@@ -42,6 +44,8 @@ typedef void (*trst_kv_clock_fn)(void *ud);
 
 typedef struct trst_kv trst_kv;
 
+/* What each store implements; the trst_kv_* wrappers below check the
+ * arguments first. */
 struct trst_kv_ops {
 	int (*put)(trst_kv *kv, const uint8_t hash[TRST_KV_HASH_SIZE], const uint8_t *val,
 	           size_t len, int permanent, trst_kv_done_fn done, void *ud, trst_kv_token *tok);
@@ -72,6 +76,8 @@ static inline int trst_kv_put(trst_kv *kv, const uint8_t hash[TRST_KV_HASH_SIZE]
                               const uint8_t *val, size_t len, int permanent, trst_kv_done_fn done,
                               void *ud, trst_kv_token *tok)
 {
+	if (!hash || !val || !len || len > TRST_KV_MAX_VALUE)
+		return TRYST_ERR_INVALID;
 	return kv->ops->put(kv, hash, val, len, permanent, done, ud, tok);
 }
 
@@ -80,6 +86,8 @@ static inline int trst_kv_get(trst_kv *kv, const uint8_t hash[TRST_KV_HASH_SIZE]
                               trst_kv_value_fn value, trst_kv_done_fn done, void *ud,
                               trst_kv_token *tok)
 {
+	if (!hash || !value || !done)
+		return TRYST_ERR_INVALID;
 	return kv->ops->get(kv, hash, value, done, ud, tok);
 }
 
@@ -88,6 +96,8 @@ static inline int trst_kv_get(trst_kv *kv, const uint8_t hash[TRST_KV_HASH_SIZE]
 static inline int trst_kv_listen(trst_kv *kv, const uint8_t hash[TRST_KV_HASH_SIZE],
                                  trst_kv_value_fn value, void *ud, trst_kv_token *tok)
 {
+	if (!hash || !value || !tok)
+		return TRYST_ERR_INVALID;
 	return kv->ops->listen(kv, hash, value, ud, tok);
 }
 

@@ -228,8 +228,6 @@ static int fake_put(trst_kv *kv, const uint8_t *hash, const uint8_t *val, size_t
 	struct fop *op;
 	int ok, rc;
 
-	if (!hash || !val || !len || len > TRST_KV_MAX_VALUE)
-		return TRYST_ERR_INVALID;
 	expire(f);
 	if (!(op = op_new(f, OP_PUT, hash, NULL, done, ud)))
 		return TRYST_ERR_NOMEM;
@@ -260,8 +258,6 @@ static int fake_get(trst_kv *kv, const uint8_t *hash, trst_kv_value_fn value, tr
 	struct fop *op;
 	int ok, rc = 0;
 
-	if (!hash || !value || !done)
-		return TRYST_ERR_INVALID;
 	expire(f);
 	if (!(op = op_new(f, OP_GET, hash, value, done, ud)))
 		return TRYST_ERR_NOMEM;
@@ -288,8 +284,6 @@ static int fake_listen(trst_kv *kv, const uint8_t *hash, trst_kv_value_fn value,
 	struct fop *op;
 	int rc = 0;
 
-	if (!hash || !value || !tok)
-		return TRYST_ERR_INVALID;
 	expire(f);
 	if (!(op = op_new(f, OP_LISTEN, hash, value, NULL, ud)))
 		return TRYST_ERR_NOMEM;

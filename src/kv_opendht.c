@@ -304,8 +304,6 @@ static int od_put(trst_kv *kv, const uint8_t *hash, const uint8_t *val, size_t l
 	struct od *od = OD(kv);
 	struct ticket *t;
 
-	if (!hash || !val || !len || len > TRST_KV_MAX_VALUE)
-		return TRYST_ERR_INVALID;
 	if (!(t = ticket_new(od, T_PUT, hash, NULL, done, ud)))
 		return TRYST_ERR_NOMEM;
 	t->permanent = permanent;
@@ -325,8 +323,6 @@ static int od_get(trst_kv *kv, const uint8_t *hash, trst_kv_value_fn value, trst
 	struct od *od = OD(kv);
 	struct ticket *t;
 
-	if (!hash || !value || !done)
-		return TRYST_ERR_INVALID;
 	if (!(t = ticket_new(od, T_GET, hash, value, done, ud)))
 		return TRYST_ERR_NOMEM;
 	/* The value callback must not be NULL (LAB facts), and is always set. */
@@ -342,8 +338,6 @@ static int od_listen(trst_kv *kv, const uint8_t *hash, trst_kv_value_fn value, v
 	struct od *od = OD(kv);
 	struct ticket *t;
 
-	if (!hash || !value || !tok)
-		return TRYST_ERR_INVALID;
 	if (!(t = ticket_new(od, T_LISTEN, hash, value, NULL, ud)))
 		return TRYST_ERR_NOMEM;
 	if (!(t->ltok =

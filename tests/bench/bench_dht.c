@@ -21,51 +21,20 @@
  */
 #include "config.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <arpa/inet.h>
-#include <event2/event.h>
-#include <opendht/opendht_c.h>
-#include <sodium.h>
 
 #include "dht.h"
+#include "dhtnet.h"
 #include "internal.h"
 
-#define S_US 1000000ull
-
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * S_US + (uint64_t)ts.tv_nsec / 1000;
-}
+#define S_US DN_S_US
 
 static void die(const char *what)
 {
 	fprintf(stderr, "bench_dht: %s\n", what);
 	exit(1);
-}
-
-static struct event_base *base;
-
-static void tick_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
-
-static int run_until(const int *flag, unsigned ms)
-{
-	uint64_t end = mono_us() + ms * 1000ull;
-	while (!*flag && mono_us() < end)
-		event_base_loop(base, EVLOOP_ONCE);
-	return *flag;
 }
 
 struct answer {
@@ -81,7 +50,7 @@ static void on_record(void *ud, int err, const tryst_record *rec, const uint8_t 
 	a->done = 1;
 	a->err = err;
 	a->seq = err ? 0 : rec->seq;
-	a->at_us = mono_us();
+	a->at_us = dn_mono_us();
 }
 
 static size_t mkrec(const tryst_identity *id, uint16_t port, uint8_t *out, uint64_t *seq)
@@ -102,39 +71,11 @@ static size_t mkrec(const tryst_identity *id, uint16_t port, uint8_t *out, uint6
 	return len;
 }
 
-/* ---- raw OpenDHT operations, waited for on this thread ---- */
-
-struct raw_op {
-	pthread_mutex_t mu;
-	int done;
-};
-
-static bool raw_value(const dht_value *v, void *arg)
+static void nothing(void *ud, const uint8_t *v, size_t len)
 {
+	(void)ud;
 	(void)v;
-	(void)arg;
-	return true;
-}
-
-static void raw_done(bool ok, void *arg)
-{
-	struct raw_op *r = arg;
-	(void)ok;
-	pthread_mutex_lock(&r->mu);
-	r->done = 1;
-	pthread_mutex_unlock(&r->mu);
-}
-
-static void raw_wait(struct raw_op *r)
-{
-	for (;;) {
-		pthread_mutex_lock(&r->mu);
-		int d = r->done;
-		pthread_mutex_unlock(&r->mu);
-		if (d)
-			return;
-		usleep(50);
-	}
+	(void)len;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -154,11 +95,6 @@ static void report(const char *name, uint64_t *v, int n, int failures)
 	       v[n / 2] / 1000.0, v[(n * 95 + 99) / 100 - 1] / 1000.0, v[n - 1] / 1000.0, failures);
 }
 
-static void on_shutdown(void *arg)
-{
-	__atomic_store_n((int *)arg, 1, __ATOMIC_SEQ_CST);
-}
-
 int main(int argc, char **argv)
 {
 	int trials = argc > 1 ? atoi(argv[1]) : 100, nodes = argc > 2 ? atoi(argv[2]) : 20;
@@ -167,65 +103,33 @@ int main(int argc, char **argv)
 		die("usage: bench_dht [TRIALS [NODES >= 5]]");
 	if (tryst_init() < 0)
 		die("libsodium");
-	uint32_t network = 0x7e570000u | (randombytes_uniform(0xffff) + 1);
-	dht_runner **plain = calloc((size_t)n_plain, sizeof *plain);
-	uint16_t port0 = 0, port1 = 0;
-	for (int i = 0; i < n_plain; i++) {
-		dht_runner_config c;
-		dht_runner_config_default(&c);
-		c.dht_config.node_config.network = network;
-		c.threaded = true;
-		c.peer_discovery = false;
-		c.peer_publish = false;
-		c.log = false;
-		if (!(plain[i] = dht_runner_new()) || dht_runner_run_config(plain[i], 0, &c) != 0)
-			die("cannot start a runner");
-		if (i == 0)
-			port0 = dht_runner_get_bound_port(plain[0], AF_INET);
-		else {
-			char p[8];
-			snprintf(p, sizeof p, "%u", port0);
-			dht_runner_bootstrap(plain[i], "127.0.0.1", p);
-		}
-		if (i == 1)
-			port1 = dht_runner_get_bound_port(plain[1], AF_INET);
-	}
-
-	struct event_config *ec = event_config_new();
-	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
-	base = event_base_new_with_config(ec);
-	event_config_free(ec);
-	struct timeval tv = {0, 10000};
-	struct event *tick = event_new(base, -1, EV_PERSIST, tick_cb, NULL);
-	event_add(tick, &tv);
-
+	struct dhtnet net;
+	if (dn_start(&net, n_plain) < 0)
+		die("cannot start the runners");
 	struct sockaddr_storage bs[2];
-	memset(bs, 0, sizeof bs);
-	struct sockaddr_in *b0 = (struct sockaddr_in *)&bs[0], *b1 = (struct sockaddr_in *)&bs[1];
-	b0->sin_family = b1->sin_family = AF_INET;
-	b0->sin_addr.s_addr = b1->sin_addr.s_addr = htonl(0x7f000001);
-	b0->sin_port = htons(port0);
-	b1->sin_port = htons(port1 ? port1 : port0);
-	tryst_identity *ida, *idb;
-	if (tryst_identity_generate(&ida) < 0 || tryst_identity_generate(&idb) < 0)
+	dn_bootstrap(&net, bs);
+	tryst_identity *ida, *idb, *idc;
+	if (tryst_identity_generate(&ida) < 0 || tryst_identity_generate(&idb) < 0 ||
+	    tryst_identity_generate(&idc) < 0)
 		die("identity");
 	struct trst_dht_config cfg = {
-	    .bootstrap = bs, .n_bootstrap = 2, .network = network, .op_timeout_ms = 5000};
+	    .bootstrap = bs, .n_bootstrap = 2, .network = net.network, .op_timeout_ms = 5000};
 	trst_dht *a, *b, *c;
 	cfg.id = ida;
-	if (trst_dht_new(base, &cfg, &a) < 0)
+	if (trst_dht_new(net.base, &cfg, &a) < 0)
 		die("node A");
 	cfg.id = idb;
-	if (trst_dht_new(base, &cfg, &b) < 0)
+	if (trst_dht_new(net.base, &cfg, &b) < 0)
 		die("node B");
-	if (trst_dht_new(base, &cfg, &c) < 0)
+	cfg.id = idc;
+	if (trst_dht_new(net.base, &cfg, &c) < 0)
 		die("node C");
 	uint8_t ka[32], rec[TRYST_RECORD_MAX_SIZE];
 	tryst_identity_public_key(ida, ka);
 
 	/* Let the routing tables fill, then check the network answers. */
 	int never = 0;
-	run_until(&never, 2000);
+	dn_run_until(&net, &never, 2000);
 	uint64_t seq;
 	size_t len = mkrec(ida, 1000, rec, &seq);
 	if (trst_dht_publish(a, rec, len) < 0)
@@ -237,13 +141,13 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 50; i++) {
 		struct answer x = {0};
 		trst_dht_lookup(c, ka, 5000, on_record, &x, NULL);
-		run_until(&x.done, 6000);
+		dn_run_until(&net, &x.done, 6000);
 		if (x.err == 0 && x.seq == seq)
 			break;
 		if (i == 49)
 			die("the network never showed the first record");
 	}
-	run_until(&w.done, 5000);
+	dn_run_until(&net, &w.done, 5000);
 
 	uint64_t *vis = calloc((size_t)trials, 8), *visw = calloc((size_t)trials, 8);
 	uint64_t *lk = calloc((size_t)trials, 8), *rget = calloc((size_t)trials, 8);
@@ -255,15 +159,15 @@ int main(int argc, char **argv)
 		usleep(1000);
 		len = mkrec(ida, (uint16_t)(2000 + t), rec, &seq);
 		w.done = 0;
-		uint64_t t0 = mono_us(), wseen = 0;
+		uint64_t t0 = dn_mono_us(), wseen = 0;
 		if (trst_dht_publish(a, rec, len) < 0)
 			die("publish");
 		int seen = 0;
-		while (!seen && mono_us() - t0 < 10 * S_US) {
+		while (!seen && dn_mono_us() - t0 < 10 * S_US) {
 			struct answer x = {0};
 			trst_dht_lookup(c, ka, 5000, on_record, &x, NULL);
 			lookups++;
-			run_until(&x.done, 6000);
+			dn_run_until(&net, &x.done, 6000);
 			if (w.done && w.seq == seq && !wseen)
 				wseen = w.at_us;
 			if (x.err == 0 && x.seq == seq) {
@@ -272,7 +176,7 @@ int main(int argc, char **argv)
 			}
 		}
 		fvis += !seen;
-		if (!wseen && run_until(&w.done, 5000) && w.seq == seq)
+		if (!wseen && dn_run_until(&net, &w.done, 5000) && w.seq == seq)
 			wseen = w.at_us;
 		if (wseen)
 			visw[nvisw++] = wseen - t0;
@@ -281,9 +185,9 @@ int main(int argc, char **argv)
 
 		/* warm lookup of the current record */
 		struct answer x = {0};
-		t0 = mono_us();
+		t0 = dn_mono_us();
 		trst_dht_lookup(c, ka, 5000, on_record, &x, NULL);
-		run_until(&x.done, 6000);
+		dn_run_until(&net, &x.done, 6000);
 		if (x.done && x.err == 0 && x.seq == seq)
 			lk[nlk++] = x.at_us - t0;
 		else
@@ -292,7 +196,7 @@ int main(int argc, char **argv)
 		/* cold lookup: a new key, its sealed record put by a plain runner */
 		uint64_t epochs[2];
 		tryst_publish_epochs(tryst_now_us() / S_US, epochs);
-		dht_runner *via = plain[1 + t % (n_plain - 1)];
+		dht_runner *via = net.r[1 + t % (n_plain - 1)];
 		tryst_identity *idn;
 		uint8_t kn[32], sealed[TRYST_SEAL_MAX_SIZE];
 		size_t sl;
@@ -304,44 +208,36 @@ int main(int argc, char **argv)
 		tryst_identity_free(idn);
 		if (tryst_seal(kn, epochs[0], rec, nl, NULL, sealed, sizeof sealed, &sl) < 0)
 			die("seal");
-		dht_infohash hn;
-		tryst_pointer(TRYST_POINTER_RECORD, kn, epochs[0], hn.d);
-		dht_value *nv = dht_value_new(sealed, sl);
-		struct raw_op np = {PTHREAD_MUTEX_INITIALIZER, 0};
-		dht_runner_put(via, &hn, nv, raw_done, &np, false);
-		raw_wait(&np);
-		dht_value_unref(nv);
+		uint8_t pn[20];
+		tryst_pointer(TRYST_POINTER_RECORD, kn, epochs[0], pn);
+		if (dn_put(via, pn, sealed, sl) < 0)
+			die("raw put stalled");
 		memset(&x, 0, sizeof x);
-		t0 = mono_us();
+		t0 = dn_mono_us();
 		trst_dht_lookup(c, kn, 5000, on_record, &x, NULL);
-		run_until(&x.done, 6000);
+		dn_run_until(&net, &x.done, 6000);
 		if (x.done && x.err == 0 && x.seq == nseq)
 			cold[ncold++] = x.at_us - t0;
 		else
 			fcold++;
 
 		/* raw OpenDHT get and put at the same pointer */
-		dht_infohash h;
-		tryst_pointer(TRYST_POINTER_RECORD, ka, epochs[0], h.d);
-		struct raw_op r = {PTHREAD_MUTEX_INITIALIZER, 0};
-		t0 = mono_us();
-		dht_runner_get(via, &h, raw_value, raw_done, &r);
-		raw_wait(&r);
-		rget[t] = mono_us() - t0;
-		dht_infohash hp;
-		dht_infohash_random(&hp);
-		dht_value *v = dht_value_new(rec, len);
-		struct raw_op p = {PTHREAD_MUTEX_INITIALIZER, 0};
-		t0 = mono_us();
-		dht_runner_put(via, &hp, v, raw_done, &p, false);
-		raw_wait(&p);
-		rput[t] = mono_us() - t0;
-		dht_value_unref(v);
+		uint8_t h[20];
+		tryst_pointer(TRYST_POINTER_RECORD, ka, epochs[0], h);
+		t0 = dn_mono_us();
+		if (dn_get(via, h, nothing, NULL) < 0)
+			die("raw get stalled");
+		rget[t] = dn_mono_us() - t0;
+		randombytes_buf(h, sizeof h);
+		t0 = dn_mono_us();
+		if (dn_put(via, h, rec, len) < 0)
+			die("raw put stalled");
+		rput[t] = dn_mono_us() - t0;
 	}
 
 	printf("# bench_dht: %d trials, %d OpenDHT nodes on loopback (network id 0x%08x), "
 	       "OpenDHT %s\n",
-	       trials, nodes, network, dht_version());
+	       trials, nodes, net.network, dht_version());
 	report("publish-to-visible (lookup poll)", vis, nvis, fvis);
 	printf("%-34s %.2f lookups per trial\n", "", (double)lookups / trials);
 	report("publish-to-visible (watch)", visw, nvisw, fvisw);
@@ -354,18 +250,10 @@ int main(int argc, char **argv)
 	trst_dht_free(a);
 	trst_dht_free(b);
 	trst_dht_free(c);
-	for (int i = 0; i < n_plain; i++) {
-		int done = 0;
-		dht_runner_shutdown(plain[i], on_shutdown, &done);
-		while (!__atomic_load_n(&done, __ATOMIC_SEQ_CST))
-			usleep(1000);
-		dht_runner_delete(plain[i]);
-	}
-	event_free(tick);
-	event_base_free(base);
+	dn_stop(&net);
 	tryst_identity_free(ida);
 	tryst_identity_free(idb);
-	free(plain);
+	tryst_identity_free(idc);
 	free(vis);
 	free(visw);
 	free(lk);
