@@ -4,19 +4,23 @@
  *
  *   bench_dht [TRIALS [NODES]]      (defaults 100 and 20)
  *
- * NODES runners in all: NODES - 3 plain OpenDHT runners plus the runners of
- * three tryst nodes: A publishes, B watches A, C looks up.  Per trial,
- * through the real path (src/dht.c on src/kv_opendht.c):
- *  - publish-to-visible (lookup): A publishes a new record; C looks A up
- *    back to back until a lookup answers with the new sequence; time from
- *    trst_dht_publish to that answer;
- *  - publish-to-visible (watch): the same record seen by B's watch on A;
- *  - lookup (warm): C looks up A's current record again (C's runner has
- *    searched that pointer before);
- *  - lookup (cold): C looks up a key it never searched: a fresh identity
- *    whose sealed record a plain runner put just before;
- *  - raw get / raw put: dht_runner_get / dht_runner_put of the same pointer
- *    through a plain runner of the same network (what OpenDHT alone costs).
+ * NODES runners in all: NODES - 4 plain OpenDHT runners, and the runners of
+ * four tryst nodes: P (fresh publishers), A (republishes), B (watches), C
+ * (looks up).  Everything goes through the real path (src/dht.c on
+ * src/kv_opendht.c).  Per trial:
+ *  - fresh key: a new identity publishes its first record (a trst_dht on
+ *    P's runner); B watches that key beforehand; C looks it up back to back
+ *    from trst_dht_publish on.  publish-to-visible = time to the first
+ *    lookup answering with the record, and to B's watch callback; then
+ *    lookup = one more lookup of that key from C (one value at the pointer);
+ *  - cold lookup: C looks up a key it never searched, whose sealed record a
+ *    plain runner put just before;
+ *  - republish: A publishes a new record (an address change) and C polls
+ *    until it sees it.  A's pointer keeps the values of earlier trials (a
+ *    cancelled put lingers until OpenDHT expires it after 10 minutes), so
+ *    trial k reads k values: the cost of many changes in a short time;
+ *  - raw OpenDHT get of A's pointer and put of a fresh key through a plain
+ *    runner of the same network, in the same trial, for comparison.
  * Prints median, p95 and max of each (milliseconds).
  */
 #include "config.h"
@@ -91,16 +95,50 @@ static void report(const char *name, uint64_t *v, int n, int failures)
 		printf("%-34s no successful trials (%d failed)\n", name, failures);
 		return;
 	}
-	printf("%-34s n=%-4d median %8.3f ms   p95 %8.3f ms   max %8.3f ms   failed %d\n", name, n,
+	printf("%-32s n=%-4d median %8.3f ms   p95 %8.3f ms   max %8.3f ms   failed %d\n", name, n,
 	       v[n / 2] / 1000.0, v[(n * 95 + 99) / 100 - 1] / 1000.0, v[n - 1] / 1000.0, failures);
+}
+
+struct series {
+	const char *name;
+	uint64_t *v;
+	int n, failed;
+};
+
+static void add(struct series *s, int ok, uint64_t us)
+{
+	if (ok)
+		s->v[s->n++] = us;
+	else
+		s->failed++;
+}
+
+/* Look `key` up from c back to back until the answer has `seq` (10 s at
+ * most); returns the answer time or 0.  Notes the watch's time meanwhile. */
+static uint64_t poll_visible(struct dhtnet *net, trst_dht *c, const uint8_t *key, uint64_t seq,
+                             const struct answer *w, uint64_t *wseen, int *lookups)
+{
+	uint64_t t0 = dn_mono_us();
+	while (dn_mono_us() - t0 < 10 * S_US) {
+		struct answer x = {0};
+		if (trst_dht_lookup(c, key, 5000, on_record, &x, NULL) < 0)
+			die("lookup");
+		(*lookups)++;
+		dn_run_until(net, &x.done, 6000);
+		if (w && wseen && !*wseen && w->done && w->seq == seq)
+			*wseen = w->at_us;
+		if (x.err == 0 && x.seq == seq)
+			return x.at_us;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	int trials = argc > 1 ? atoi(argv[1]) : 100, nodes = argc > 2 ? atoi(argv[2]) : 20;
-	int n_plain = nodes - 3;
+	int n_plain = nodes - 4;
 	if (trials < 1 || n_plain < 2)
-		die("usage: bench_dht [TRIALS [NODES >= 5]]");
+		die("usage: bench_dht [TRIALS [NODES >= 6]]");
 	if (tryst_init() < 0)
 		die("libsodium");
 	struct dhtnet net;
@@ -114,7 +152,10 @@ int main(int argc, char **argv)
 		die("identity");
 	struct trst_dht_config cfg = {
 	    .bootstrap = bs, .n_bootstrap = 2, .network = net.network, .op_timeout_ms = 5000};
+	struct trst_kv_opendht_config kc = {
+	    .bootstrap = bs, .n_bootstrap = 2, .network = net.network};
 	trst_dht *a, *b, *c;
+	trst_kv *pkv;
 	cfg.id = ida;
 	if (trst_dht_new(net.base, &cfg, &a) < 0)
 		die("node A");
@@ -124,81 +165,70 @@ int main(int argc, char **argv)
 	cfg.id = idc;
 	if (trst_dht_new(net.base, &cfg, &c) < 0)
 		die("node C");
+	if (trst_kv_opendht_new(net.base, &kc, &pkv) < 0)
+		die("node P");
 	uint8_t ka[32], rec[TRYST_RECORD_MAX_SIZE];
 	tryst_identity_public_key(ida, ka);
 
 	/* Let the routing tables fill, then check the network answers. */
-	int never = 0;
+	int never = 0, lookups = 0, fresh_lookups = 0;
 	dn_run_until(&net, &never, 2000);
 	uint64_t seq;
 	size_t len = mkrec(ida, 1000, rec, &seq);
 	if (trst_dht_publish(a, rec, len) < 0)
 		die("publish");
-	struct answer w = {0};
-	trst_dht_op *watch;
-	if (trst_dht_watch(b, ka, on_record, &w, &watch) < 0)
-		die("watch");
-	for (int i = 0; i < 50; i++) {
-		struct answer x = {0};
-		trst_dht_lookup(c, ka, 5000, on_record, &x, NULL);
-		dn_run_until(&net, &x.done, 6000);
-		if (x.err == 0 && x.seq == seq)
-			break;
-		if (i == 49)
-			die("the network never showed the first record");
-	}
-	dn_run_until(&net, &w.done, 5000);
+	if (!poll_visible(&net, c, ka, seq, NULL, NULL, &lookups))
+		die("the network never showed the first record");
 
-	uint64_t *vis = calloc((size_t)trials, 8), *visw = calloc((size_t)trials, 8);
-	uint64_t *lk = calloc((size_t)trials, 8), *rget = calloc((size_t)trials, 8);
-	uint64_t *rput = calloc((size_t)trials, 8), *cold = calloc((size_t)trials, 8);
-	int ncold = 0, fcold = 0;
-	int nvis = 0, nvisw = 0, nlk = 0, fvis = 0, fvisw = 0, flk = 0, lookups = 0;
+	struct series vis = {"publish-to-visible, lookup"}, visw = {"publish-to-visible, watch"},
+	              lk = {"lookup (1 value at the pointer)"}, cold = {"lookup, cold (new key)"},
+	              rep = {"republish-to-visible, lookup"},
+	              rget = {"raw OpenDHT get, A's pointer"}, rput = {"raw OpenDHT put, new key"};
+	struct series *all[] = {&vis, &visw, &lk, &cold, &rep, &rget, &rput};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		if (!(all[i]->v = calloc((size_t)trials, sizeof(uint64_t))))
+			die("memory");
+	lookups = 0;
 	for (int t = 0; t < trials; t++) {
-		/* publish-to-visible */
-		usleep(1000);
-		len = mkrec(ida, (uint16_t)(2000 + t), rec, &seq);
-		w.done = 0;
+		/* a fresh key's first record */
+		tryst_identity *idp;
+		trst_dht *p;
+		uint8_t kp[32];
+		if (tryst_identity_generate(&idp) < 0)
+			die("identity");
+		cfg.id = idp;
+		if (trst_dht_new_kv(net.base, &cfg, pkv, &p) < 0)
+			die("publisher");
+		tryst_identity_public_key(idp, kp);
+		struct answer w = {0};
+		trst_dht_op *watch;
+		if (trst_dht_watch(b, kp, on_record, &w, &watch) < 0)
+			die("watch");
+		dn_run_until(&net, &never, 100); /* let the listen reach the nodes */
+		len = mkrec(idp, (uint16_t)(2000 + t), rec, &seq);
 		uint64_t t0 = dn_mono_us(), wseen = 0;
-		if (trst_dht_publish(a, rec, len) < 0)
+		if (trst_dht_publish(p, rec, len) < 0)
 			die("publish");
-		int seen = 0;
-		while (!seen && dn_mono_us() - t0 < 10 * S_US) {
-			struct answer x = {0};
-			trst_dht_lookup(c, ka, 5000, on_record, &x, NULL);
-			lookups++;
-			dn_run_until(&net, &x.done, 6000);
-			if (w.done && w.seq == seq && !wseen)
-				wseen = w.at_us;
-			if (x.err == 0 && x.seq == seq) {
-				vis[nvis++] = x.at_us - t0;
-				seen = 1;
-			}
-		}
-		fvis += !seen;
+		uint64_t seen = poll_visible(&net, c, kp, seq, &w, &wseen, &fresh_lookups);
+		add(&vis, seen != 0, seen - t0);
 		if (!wseen && dn_run_until(&net, &w.done, 5000) && w.seq == seq)
 			wseen = w.at_us;
-		if (wseen)
-			visw[nvisw++] = wseen - t0;
-		else
-			fvisw++;
-
-		/* warm lookup of the current record */
+		add(&visw, wseen != 0, wseen - t0);
 		struct answer x = {0};
 		t0 = dn_mono_us();
-		trst_dht_lookup(c, ka, 5000, on_record, &x, NULL);
+		trst_dht_lookup(c, kp, 5000, on_record, &x, NULL);
 		dn_run_until(&net, &x.done, 6000);
-		if (x.done && x.err == 0 && x.seq == seq)
-			lk[nlk++] = x.at_us - t0;
-		else
-			flk++;
+		add(&lk, x.done && x.err == 0 && x.seq == seq, x.at_us - t0);
+		trst_dht_cancel(watch);
+		trst_dht_free(p);
+		tryst_identity_free(idp);
 
 		/* cold lookup: a new key, its sealed record put by a plain runner */
 		uint64_t epochs[2];
 		tryst_publish_epochs(tryst_now_us() / S_US, epochs);
 		dht_runner *via = net.r[1 + t % (n_plain - 1)];
 		tryst_identity *idn;
-		uint8_t kn[32], sealed[TRYST_SEAL_MAX_SIZE];
+		uint8_t kn[32], sealed[TRYST_SEAL_MAX_SIZE], pn[20];
 		size_t sl;
 		uint64_t nseq;
 		if (tryst_identity_generate(&idn) < 0)
@@ -208,7 +238,6 @@ int main(int argc, char **argv)
 		tryst_identity_free(idn);
 		if (tryst_seal(kn, epochs[0], rec, nl, NULL, sealed, sizeof sealed, &sl) < 0)
 			die("seal");
-		uint8_t pn[20];
 		tryst_pointer(TRYST_POINTER_RECORD, kn, epochs[0], pn);
 		if (dn_put(via, pn, sealed, sl) < 0)
 			die("raw put stalled");
@@ -216,49 +245,47 @@ int main(int argc, char **argv)
 		t0 = dn_mono_us();
 		trst_dht_lookup(c, kn, 5000, on_record, &x, NULL);
 		dn_run_until(&net, &x.done, 6000);
-		if (x.done && x.err == 0 && x.seq == nseq)
-			cold[ncold++] = x.at_us - t0;
-		else
-			fcold++;
+		add(&cold, x.done && x.err == 0 && x.seq == nseq, x.at_us - t0);
 
-		/* raw OpenDHT get and put at the same pointer */
+		/* republish: A's address changes */
+		len = mkrec(ida, (uint16_t)(4000 + t), rec, &seq);
+		t0 = dn_mono_us();
+		if (trst_dht_publish(a, rec, len) < 0)
+			die("publish");
+		seen = poll_visible(&net, c, ka, seq, NULL, NULL, &lookups);
+		add(&rep, seen != 0, seen - t0);
+
+		/* raw OpenDHT get and put */
 		uint8_t h[20];
 		tryst_pointer(TRYST_POINTER_RECORD, ka, epochs[0], h);
 		t0 = dn_mono_us();
 		if (dn_get(via, h, nothing, NULL) < 0)
 			die("raw get stalled");
-		rget[t] = dn_mono_us() - t0;
+		add(&rget, 1, dn_mono_us() - t0);
 		randombytes_buf(h, sizeof h);
 		t0 = dn_mono_us();
 		if (dn_put(via, h, rec, len) < 0)
 			die("raw put stalled");
-		rput[t] = dn_mono_us() - t0;
+		add(&rput, 1, dn_mono_us() - t0);
 	}
 
 	printf("# bench_dht: %d trials, %d OpenDHT nodes on loopback (network id 0x%08x), "
 	       "OpenDHT %s\n",
 	       trials, nodes, net.network, dht_version());
-	report("publish-to-visible (lookup poll)", vis, nvis, fvis);
-	printf("%-34s %.2f lookups per trial\n", "", (double)lookups / trials);
-	report("publish-to-visible (watch)", visw, nvisw, fvisw);
-	report("lookup warm (tryst, C -> A)", lk, nlk, flk);
-	report("lookup cold (tryst, new key)", cold, ncold, fcold);
-	report("raw OpenDHT get (same pointer)", rget, trials, 0);
-	report("raw OpenDHT put (new key)", rput, trials, 0);
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		report(all[i]->name, all[i]->v, all[i]->n, all[i]->failed);
+	printf("# lookups until visible, per trial: fresh key %.2f, republish %.2f\n",
+	       (double)fresh_lookups / trials, (double)lookups / trials);
 
-	trst_dht_cancel(watch);
 	trst_dht_free(a);
 	trst_dht_free(b);
 	trst_dht_free(c);
+	trst_kv_free(pkv);
 	dn_stop(&net);
 	tryst_identity_free(ida);
 	tryst_identity_free(idb);
 	tryst_identity_free(idc);
-	free(vis);
-	free(visw);
-	free(lk);
-	free(rget);
-	free(rput);
-	free(cold);
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		free(all[i]->v);
 	return 0;
 }
