@@ -22,11 +22,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/select.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -421,6 +423,27 @@ static void od_free(trst_kv *kv)
 	trst_free(od);
 }
 
+/* OpenDHT waits on its sockets with select(): a descriptor at or above
+ * FD_SETSIZE makes glibc abort the process.  Its sockets take the lowest
+ * free descriptors, so refuse to start unless a few below the limit are
+ * free (the caller then has to start the DHT before opening many sockets). */
+static int fds_left_for_select(void)
+{
+	int fds[16], n = 0, ok = 1;
+
+	for (; n < (int)TRST_ARRAY_LEN(fds); n++) {
+		if ((fds[n] = fcntl(0, F_DUPFD_CLOEXEC, 0)) < 0 && (fds[n] = eventfd(0, 0)) < 0)
+			break;
+		if (fds[n] >= FD_SETSIZE)
+			ok = 0;
+	}
+	if (n < (int)TRST_ARRAY_LEN(fds))
+		ok = 0;
+	while (n-- > 0)
+		close(fds[n]);
+	return ok;
+}
+
 static const struct trst_kv_ops od_ops = {
     od_put, od_get, od_listen, od_cancel, od_now, od_port, od_free,
 };
@@ -449,6 +472,14 @@ int trst_kv_opendht_new(struct event_base *base, const struct trst_kv_opendht_co
 	if (!(od->efd_ev = event_new(base, od->efd, EV_READ | EV_PERSIST, wake_cb, od)) ||
 	    event_add(od->efd_ev, NULL) < 0) {
 		err = TRYST_ERR_NOMEM;
+		goto fail;
+	}
+	if (!fds_left_for_select()) {
+		TRST_LOG(TRYST_LOG_ERROR,
+		         "opendht: descriptors near FD_SETSIZE (%d) are taken; "
+		         "start the DHT before opening many sockets",
+		         FD_SETSIZE);
+		err = TRYST_ERR_DHT;
 		goto fail;
 	}
 	if (!(od->runner = dht_runner_new())) {

@@ -10,6 +10,9 @@
  */
 #include "testutil.h"
 
+#include <sys/resource.h>
+#include <sys/select.h>
+
 #include "dht.h"
 #include "dhtnet.h"
 
@@ -260,6 +263,48 @@ START_TEST(test_knock)
 }
 END_TEST
 
+START_TEST(test_many_descriptors)
+{
+	/* OpenDHT's select() aborts on a descriptor >= FD_SETSIZE.  Runners
+	 * started first keep working after the process opened more than that;
+	 * a DHT started afterwards is refused with an error, not an abort. */
+	struct fx f;
+	struct rlimit rl;
+	static int fds[FD_SETSIZE + 64];
+	int n = 0;
+	uint8_t rec[TRYST_RECORD_MAX_SIZE];
+	fx_up(&f, 0x77, 0x78);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < FD_SETSIZE + 256) {
+		rl.rlim_cur = rl.rlim_max < FD_SETSIZE + 256 ? rl.rlim_max : FD_SETSIZE + 256;
+		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	ck_assert_uint_ge(rl.rlim_cur, FD_SETSIZE + 100);
+	while (n < (int)(sizeof fds / sizeof fds[0])) {
+		ck_assert_int_ge(fds[n] = dup(0), 0);
+		if (fds[n++] >= FD_SETSIZE + 16)
+			break;
+	}
+	struct sockaddr_storage bs[2];
+	struct trst_dht_config cfg = {
+	    .id = f.ida, .bootstrap = bs, .n_bootstrap = 2, .network = f.n.network};
+	trst_dht *late = NULL;
+	dn_bootstrap(&f.n, bs);
+	ck_assert_int_eq(trst_dht_new(f.n.base, &cfg, &late), TRYST_ERR_DHT);
+	ck_assert_ptr_null(late);
+
+	size_t len = mkrec(f.ida, "127.0.0.1", 4444, rec);
+	uint64_t seq = trst_get_u64(rec + 34);
+	ck_assert_int_eq(trst_dht_publish(f.a, rec, len), 0);
+	struct answer ans = lookup_until(&f, f.b, f.ka, seq);
+	ck_assert_int_eq(ans.err, 0);
+	ck_assert_uint_eq(ans.seq, seq);
+	while (n > 0)
+		close(fds[--n]);
+	fx_down(&f);
+}
+END_TEST
+
 static Suite *dht_net_suite(void)
 {
 	Suite *s = suite_create("dht_net");
@@ -268,6 +313,7 @@ static Suite *dht_net_suite(void)
 	tcase_add_test(tc, test_publish_lookup_sealed);
 	tcase_add_test(tc, test_watch_follows_address_change);
 	tcase_add_test(tc, test_knock);
+	tcase_add_test(tc, test_many_descriptors);
 	suite_add_tcase(s, tc);
 	return s;
 }
