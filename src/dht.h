@@ -12,6 +12,16 @@
  * Time is the store's clock (trst_kv_now_us): real time on OpenDHT, a fake
  * clock on the fake.  Records are checked against it (expiry, future
  * dates), and epochs roll over with it.
+ *
+ * Typical use (a node that listens, and one that dials by key):
+ *   trst_dht_new(base, &cfg, &d);                 // before opening many sockets
+ *   trst_dht_publish(d, rec, len);                // again when candidates change
+ *   trst_dht_listen_inbox(d, on_knock, node);     // punch back to dialer's candidates
+ *   ...
+ *   trst_dht_lookup(d, key, 0, on_found, dial, &dial->op);  // or trst_dht_watch
+ *   trst_dht_knock(d, key, our_fresh_rec, len, token);     // then punch, echoing token
+ * A record is found by anyone who knows the key; the knock tells a listener
+ * that does not know the dialer where to punch.
  */
 #ifndef TRYST_DHT_H
 #define TRYST_DHT_H
@@ -85,9 +95,12 @@ trst_kv *trst_dht_kv(trst_dht *d);
  * are cancelled (their values linger until they expire; readers take the
  * newest sequence) and the new one is put.  A put that fails (no node
  * reachable yet) is retried with backoff.  The caller publishes a new record
- * before the old one's ttl runs out.  Errors: TRYST_ERR_INVALID,
- * TRYST_ERR_RECORD_* (not a valid record of our key at the store's time),
- * TRYST_ERR_NOMEM. */
+ * before the old one's ttl runs out, and not much more often than its
+ * candidates really change: OpenDHT cannot replace a value, so each record
+ * put stays at the pointer for up to 10 minutes and every lookup carries
+ * them all (doc/BENCHMARKS.md: 100 of them make gets ~20 ms, p95 ~1 s).
+ * Errors: TRYST_ERR_INVALID, TRYST_ERR_RECORD_* (not a valid record of our
+ * key at the store's time), TRYST_ERR_NOMEM. */
 int trst_dht_publish(trst_dht *d, const uint8_t *record, size_t len);
 
 /* Stop publishing (cancel the puts). */
