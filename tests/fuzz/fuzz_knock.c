@@ -1,14 +1,19 @@
 /*
  * fuzz_knock.c: libFuzzer harness for the inbox knock opener
- * (trst_knock_open, src/knock.c).  Input: byte 0 selects the clock offset
- * (in seconds past the dialer's record time), the rest is the value found
- * at an inbox pointer.  Arbitrary bytes must be refused without a crash;
- * and the input, taken as a record body, is sealed into a knock by a fixed
- * dialer and must open to the same token and record whenever it is a valid
- * record of that dialer (the harness checks the round trip both ways).
+ * (trst_knock_open, src/knock.c).  Input: byte 0 selects the mode (bit 7)
+ * and the clock offset (bits 0-6, seconds past 2026-01-01T00:00:00Z); the
+ * rest is, in mode 0, the value found at an inbox pointer, and in mode 1 a
+ * knock *body* that the harness seals to the listener first, so the fuzzer
+ * reaches the parser behind the authentication (version, length, padding,
+ * record, signature, freshness).  Whatever opens must be a valid, fresh
+ * record.  Also, the rest taken as a record: a valid record of the
+ * harness's dialer sealed into a knock must open to the same token and
+ * record, and a record of anyone else must be refused by the sealer.
  */
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "internal.h"
 #include "knock.h"
@@ -42,8 +47,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 1)
 		return 0;
-	now = T0_US + (uint64_t)data[0] * 1000000u;
-	if (trst_knock_open(listener, data + 1, size - 1, now, &rec, token, raw, &rawlen) == 0) {
+	now = T0_US + (uint64_t)(data[0] & 0x7f) * 1000000u;
+	const uint8_t *in = data + 1;
+	size_t inlen = size - 1;
+	if ((data[0] & 0x80) && inlen <= TRST_KNOCK_BODY_MAX) {
+		uint8_t xpk[32];
+		if (crypto_sign_ed25519_pk_to_curve25519(xpk, lkey) != 0)
+			abort();
+		crypto_box_seal(knock, in, inlen, xpk);
+		in = knock;
+		inlen += TRST_KNOCK_OVERHEAD;
+	}
+	if (trst_knock_open(listener, in, inlen, now, &rec, token, raw, &rawlen) == 0) {
 		/* Accepted: the record must verify on its own and be fresh. */
 		if (tryst_record_decode(raw, rawlen, rec.key, 0, now, &rec) != 0 ||
 		    (now > rec.seq && now - rec.seq > TRST_KNOCK_FRESH_US))
@@ -53,8 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size - 1 >= 1 && size - 1 <= TRYST_RECORD_MAX_SIZE &&
 	    tryst_record_decode(data + 1, size - 1, NULL, 0, now, &rec) == 0) {
 		memset(token, data[0], sizeof token);
-		int rc = trst_knock_seal(dialer, lkey, token, data + 1, size - 1, knock, sizeof knock,
-		                         &klen);
+		int rc = trst_knock_seal(dialer, lkey, token, data + 1, size - 1, knock,
+		                         sizeof knock, &klen);
 		uint8_t dk[TRYST_KEY_SIZE];
 		tryst_identity_public_key(dialer, dk);
 		if ((rc == 0) != (memcmp(rec.key, dk, TRYST_KEY_SIZE) == 0))
@@ -62,7 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc == 0) {
 			if (klen % TRST_KNOCK_PAD != TRST_KNOCK_OVERHEAD % TRST_KNOCK_PAD)
 				abort();
-			rc = trst_knock_open(listener, knock, klen, rec.seq, &rec, tok2, raw, &rawlen);
+			rc = trst_knock_open(listener, knock, klen, rec.seq, &rec, tok2, raw,
+			                     &rawlen);
 			if (rc != 0 || memcmp(tok2, token, sizeof token) != 0 ||
 			    rawlen != size - 1 || memcmp(raw, data + 1, rawlen) != 0)
 				abort();
