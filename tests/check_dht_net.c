@@ -115,6 +115,20 @@ static struct answer lookup_until(struct fx *f, trst_dht *d, const uint8_t *key,
 	return a;
 }
 
+/* a publishes a new record; b must find it.  Returns its length. */
+static size_t publish_found(struct fx *f, const char *ip, uint16_t port, uint8_t *rec)
+{
+	size_t len = mkrec(f->ida, ip, port, rec);
+	uint64_t seq = trst_get_u64(rec + 34);
+	ck_assert_int_eq(trst_dht_publish(f->a, rec, len), 0);
+	struct answer ans = lookup_until(f, f->b, f->ka, seq);
+	ck_assert_int_eq(ans.err, 0);
+	ck_assert_uint_eq(ans.seq, seq);
+	ck_assert_uint_eq(ans.rawlen, len);
+	ck_assert_mem_eq(ans.raw, rec, len);
+	return len;
+}
+
 /* Raw values at a pointer, read through a plain runner. */
 struct raw_values {
 	int n;
@@ -139,14 +153,7 @@ START_TEST(test_publish_lookup_sealed)
 	size_t out_len;
 	fx_up(&f, 0x11, 0x22);
 
-	size_t len = mkrec(f.ida, "127.0.0.1", 0xabcd, rec);
-	uint64_t seq = trst_get_u64(rec + 34);
-	ck_assert_int_eq(trst_dht_publish(f.a, rec, len), 0);
-	struct answer ans = lookup_until(&f, f.b, f.ka, seq);
-	ck_assert_int_eq(ans.err, 0);
-	ck_assert_uint_eq(ans.seq, seq);
-	ck_assert_uint_eq(ans.rawlen, len);
-	ck_assert_mem_eq(ans.raw, rec, len);
+	size_t len = publish_found(&f, "127.0.0.1", 0xabcd, rec);
 
 	/* What a storing node holds: sealed bytes of a fixed size with neither
 	 * the key nor the address in them, that open to the record. */
@@ -185,10 +192,8 @@ START_TEST(test_watch_follows_address_change)
 	trst_dht_op *op = NULL;
 	fx_up(&f, 0x33, 0x44);
 
-	size_t len = mkrec(f.ida, "127.0.0.1", 1111, rec);
+	size_t len = publish_found(&f, "127.0.0.1", 1111, rec); /* the network works */
 	uint64_t seq1 = trst_get_u64(rec + 34);
-	ck_assert_int_eq(trst_dht_publish(f.a, rec, len), 0);
-	ck_assert_int_eq(lookup_until(&f, f.b, f.ka, seq1).err, 0); /* the network works */
 	ck_assert_int_eq(trst_dht_watch(f.b, f.ka, on_record, &w, &op), 0);
 	ck_assert(dn_run_until(&f.n, &w.done, 10000));
 	ck_assert_uint_eq(w.seq, seq1);
@@ -293,12 +298,7 @@ START_TEST(test_many_descriptors)
 	ck_assert_int_eq(trst_dht_new(f.n.base, &cfg, &late), TRYST_ERR_DHT);
 	ck_assert_ptr_null(late);
 
-	size_t len = mkrec(f.ida, "127.0.0.1", 4444, rec);
-	uint64_t seq = trst_get_u64(rec + 34);
-	ck_assert_int_eq(trst_dht_publish(f.a, rec, len), 0);
-	struct answer ans = lookup_until(&f, f.b, f.ka, seq);
-	ck_assert_int_eq(ans.err, 0);
-	ck_assert_uint_eq(ans.seq, seq);
+	(void)publish_found(&f, "127.0.0.1", 4444, rec);
 	while (n > 0)
 		close(fds[--n]);
 	fx_down(&f);
