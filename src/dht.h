@@ -52,9 +52,10 @@ typedef struct trst_dht_op trst_dht_op;
 
 struct trst_dht_config {
 	const tryst_identity *id; /* ours (copied); seals knocks, opens our inbox */
-	/* OpenDHT only (trst_dht_new): nodes to join through (copied), our UDP
-	 * port (0 = any) and the network id (0 = the public network; tests
-	 * always use their own). */
+	/* OpenDHT only (trst_dht_new): nodes to join through (copied; none =
+	 * no peers at all: the caller supplies the public network's bootstrap
+	 * nodes when that is wanted), our UDP port (0 = any) and the network
+	 * id (0 = the public network; tests always use their own). */
 	const struct sockaddr_storage *bootstrap;
 	size_t n_bootstrap;
 	uint16_t port;
