@@ -133,6 +133,16 @@ enum tryst_error {
 	/* discovery by key */
 	TRYST_ERR_NO_DISCOVERY = -130, /* the node has no discovery configured
 	                                  (DHT off, no server) */
+	/* DHT discovery (src/dht.c; doc/PROTOCOL.md, "DHT storage and knocks") */
+	TRYST_ERR_NOT_FOUND = -120,       /* no valid record for the key */
+	TRYST_ERR_DHT = -121,             /* the DHT would not start, or no DHT
+	                                     node could be reached */
+	TRYST_ERR_KNOCK_OPEN = -122,      /* a knock does not open: not for this
+	                                     key, or tampered */
+	TRYST_ERR_KNOCK_MALFORMED = -123, /* a knock has an unknown version, a bad
+	                                     length or bad padding */
+	TRYST_ERR_KNOCK_STALE = -124,     /* a knock's record is older than the
+	                                     freshness window (a replay) */
 };
 
 /* An English description of an error code ("unknown error" for others).

@@ -62,6 +62,11 @@ TRYST_EXPORT const char *tryst_strerror(int err)
 	case TRYST_ERR_TIMEOUT: return "timed out";
 	case TRYST_ERR_STREAM_RESET: return "peer reset the stream";
 	case TRYST_ERR_NO_DISCOVERY: return "no discovery configured (DHT off and no server)";
+	case TRYST_ERR_NOT_FOUND: return "no valid record found for the key";
+	case TRYST_ERR_DHT: return "the DHT could not be started or reached";
+	case TRYST_ERR_KNOCK_OPEN: return "knock does not open with this key (tampered or not ours)";
+	case TRYST_ERR_KNOCK_MALFORMED: return "knock has an unknown version or invalid length";
+	case TRYST_ERR_KNOCK_STALE: return "knock is older than the freshness window (replay?)";
 	case TRYST_ERR_HS_TRUNCATED: return "handshake message is truncated";
 	case TRYST_ERR_HS_TYPE: return "not a handshake message of the expected type";
 	case TRYST_ERR_HS_OVERSIZE: return "handshake message is too long";
