@@ -27,8 +27,9 @@
  *  3. Bytes arriving on the control stream: trst_rdv_server_input(srv,
  *     sess, data, len, now, &consumed), then drop `consumed` bytes from the
  *     stream buffer and keep the rest for the next call (a partial message
- *     waits for more bytes).  A negative return means the session cannot
- *     continue (memory); close the connection.
+ *     waits for more bytes).  It returns 0: every refusal is answered on
+ *     the stream, and a request over TRST_RDV_REQUEST_MAX is answered once
+ *     and its bytes skipped as they come, so the stream stays in step.
  *  4. A datagram whose first byte is 0x30 arriving on the node's socket:
  *     trst_rdv_server_datagram(srv, from, data, len, now).
  *  5. After every call, and when the timer fires: trst_rdv_server_expire(srv,
@@ -42,8 +43,8 @@
  *     append the bytes to that session's control stream (the buffer is the
  *     core's, valid only during the call); cb.send_datagram(to, head, payload)
  *     -- send head || payload as one datagram from the node's socket.
- *     Callbacks must not call back into the core, except that cb.send may
- *     not close sessions either: defer closing to the loop.
+ *     Callbacks must not call back into the core (nor close a session
+ *     synchronously: defer that to the loop).
  *  8. trst_rdv_server_free(srv) at the end (no callbacks are made).
  */
 #ifndef TRYST_RDV_H
@@ -239,7 +240,7 @@ void trst_rdv_server_set_address(trst_rdv_server *srv, trst_rdv_session *sess,
                                  const struct sockaddr *addr, socklen_t addrlen);
 void trst_rdv_server_close(trst_rdv_server *srv, trst_rdv_session *sess, uint64_t now);
 
-/* Stream bytes of a session (see the top of this file). */
+/* Stream bytes of a session (see the top of this file); returns 0. */
 int trst_rdv_server_input(trst_rdv_server *srv, trst_rdv_session *sess, const uint8_t *data,
                           size_t len, uint64_t now, size_t *consumed);
 /* One whole message (its frame); answers it.  Returns 0 or the error the

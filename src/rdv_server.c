@@ -76,7 +76,7 @@ struct rdv_key {
 struct rdv_ns {
 	struct hnode h;
 	struct rdv_reg **regs; /* sorted by order */
-	uint32_t n, cap;
+	size_t n, cap;
 	uint16_t name_len;
 	uint8_t name[];
 };
@@ -214,19 +214,29 @@ static void heap_down(trst_rdv_server *srv, size_t i)
 	}
 }
 
+/* Room for one more element in an array of n of *cap elements: the array
+ * (moved, perhaps) or NULL when the budget does not allow it. */
+static void *room_for_one(trst_rdv_server *srv, void *arr, size_t n, size_t *cap, size_t elem,
+                          size_t first)
+{
+	size_t c;
+	void *p;
+	if (n < *cap)
+		return arr;
+	c = *cap ? 2 * *cap : first;
+	if ((p = mem_grow(srv, arr, *cap * elem, c * elem)))
+		*cap = c;
+	return p;
+}
+
 /* Make room for one more timer before committing to anything. */
 static int heap_reserve(trst_rdv_server *srv)
 {
-	size_t cap;
-	struct timer **h;
-	if (srv->heap_n < srv->heap_cap)
-		return 0;
-	cap = srv->heap_cap ? 2 * srv->heap_cap : 64;
-	h = mem_grow(srv, srv->heap, srv->heap_cap * sizeof *h, cap * sizeof *h);
+	struct timer **h =
+	    room_for_one(srv, srv->heap, srv->heap_n, &srv->heap_cap, sizeof *srv->heap, 64);
 	if (!h)
 		return TRYST_ERR_RDV_MEMORY;
 	srv->heap = h;
-	srv->heap_cap = cap;
 	return 0;
 }
 
@@ -413,25 +423,19 @@ static void ns_release(trst_rdv_server *srv, struct rdv_ns *ns)
 /* Room for one more registration in the namespace's array. */
 static int ns_reserve(trst_rdv_server *srv, struct rdv_ns *ns)
 {
-	uint32_t cap;
-	struct rdv_reg **r;
-	if (ns->n < ns->cap)
-		return 0;
-	cap = ns->cap ? 2 * ns->cap : 4;
-	r = mem_grow(srv, ns->regs, ns->cap * sizeof *r, cap * sizeof *r);
+	struct rdv_reg **r = room_for_one(srv, ns->regs, ns->n, &ns->cap, sizeof *ns->regs, 4);
 	if (!r)
 		return TRYST_ERR_RDV_MEMORY;
 	ns->regs = r;
-	ns->cap = cap;
 	return 0;
 }
 
 /* The index of the first registration with an order above `order`. */
-static uint32_t ns_after(const struct rdv_ns *ns, uint64_t order)
+static size_t ns_after(const struct rdv_ns *ns, uint64_t order)
 {
-	uint32_t lo = 0, hi = ns->n;
+	size_t lo = 0, hi = ns->n;
 	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
+		size_t mid = lo + (hi - lo) / 2;
 		if (ns->regs[mid]->order <= order)
 			lo = mid + 1;
 		else
@@ -442,7 +446,7 @@ static uint32_t ns_after(const struct rdv_ns *ns, uint64_t order)
 
 static void ns_unlink(struct rdv_ns *ns, struct rdv_reg *r)
 {
-	uint32_t i = ns_after(ns, r->order - 1);
+	size_t i = ns_after(ns, r->order - 1);
 	memmove(&ns->regs[i], &ns->regs[i + 1], (ns->n - i - 1) * sizeof *ns->regs);
 	ns->n--;
 }
@@ -914,7 +918,8 @@ static int do_discover(trst_rdv_server *srv, trst_rdv_session *sess, const struc
                        uint64_t now)
 {
 	struct rdv_ns *ns;
-	uint32_t limit = m->limit, i, count = 0;
+	uint32_t limit = m->limit, count = 0;
+	size_t i;
 	uint64_t cookie = m->cookie;
 	uint8_t *p;
 	struct trst_rdv_msg resp;
@@ -1337,9 +1342,13 @@ void trst_rdv_server_free(trst_rdv_server *srv)
 	/* sessions still open: the binding should have closed them */
 	for (size_t i = 0; i < srv->keys.cap; i++) {
 		while (srv->keys.b[i]) {
+			/* closing a key's last session frees the key (its
+			 * registrations are gone): read the chain afresh */
 			struct rdv_key *k = (struct rdv_key *)srv->keys.b[i];
-			while (k->sessions)
+			if (k->sessions)
 				trst_rdv_server_close(srv, k->sessions, 0);
+			else
+				key_release(srv, k);
 		}
 	}
 	for (size_t i = 0; i < srv->buckets.cap; i++)

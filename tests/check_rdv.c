@@ -425,38 +425,46 @@ END_TEST
 
 START_TEST(test_decode_refusals)
 {
-	uint8_t b[64];
+	static const struct {
+		const char *why, *bytes;
+		size_t len;
+		int err;
+	} bad[] = {
+	    {"length below a header", "\x00\x00\x00\x04\x06\x00\x00\x00\x01", 9,
+	     TRYST_ERR_RDV_TRUNCATED},
+	    {"unknown type 0x0a", "\x00\x00\x00\x05\x0a\x00\x00\x00\x01", 9, TRYST_ERR_RDV_TYPE},
+	    {"unknown type 0x00", "\x00\x00\x00\x05\x00\x00\x00\x00\x01", 9, TRYST_ERR_RDV_TYPE},
+	    {"unknown type 0xc4", "\x00\x00\x00\x05\xc4\x00\x00\x00\x00", 9, TRYST_ERR_RDV_TYPE},
+	    {"request with id 0", "\x00\x00\x00\x05\x06\x00\x00\x00\x00", 9,
+	     TRYST_ERR_RDV_MALFORMED},
+	    {"push with an id",
+	     "\x00\x00\x00\x0f\xc3\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00"
+	     "\x01\x00\x01",
+	     19, TRYST_ERR_RDV_MALFORMED},
+	    {"REFLECT with a byte too many", "\x00\x00\x00\x06\x06\x00\x00\x00\x01\x00", 10,
+	     TRYST_ERR_RDV_OVERSIZE},
+	    {"generic error with status 0", "\x00\x00\x00\x07\x80\x00\x00\x00\x01\x00\x00", 11,
+	     TRYST_ERR_RDV_MALFORMED},
+	    {"APP with an empty name", "\x00\x00\x00\x06\x09\x00\x00\x00\x01\x00", 10,
+	     TRYST_ERR_RDV_MALFORMED},
+	    {"APP with a 33-byte name", "\x00\x00\x00\x06\x09\x00\x00\x00\x01\x21", 10,
+	     TRYST_ERR_RDV_MALFORMED},
+	    {"REFLECT response, family 5",
+	     "\x00\x00\x00\x0e\x86\x00\x00\x00\x01\x00\x00\x05\x01\x02\x03\x04\x00\x01", 18,
+	     TRYST_ERR_RDV_MALFORMED},
+	    {"record of 606 bytes",
+	     "\x00\x00\x00\x0e\x01\x00\x00\x00\x01\x00\x01x\x00\x00\x00\x00\x02\x5e", 18,
+	     TRYST_ERR_RDV_MALFORMED},
+	    {"RELAY_CLOSED with reason 0",
+	     "\x00\x00\x00\x0f\xc3\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00", 19,
+	     TRYST_ERR_RDV_MALFORMED},
+	};
 	struct trst_rdv_msg m;
-	/* length field claiming less than a header */
-	memcpy(b, "\x00\x00\x00\x04\x06\x00\x00\x00\x01", 9);
-	ck_assert_int_eq(trst_rdv_decode(b, 9, &m), TRYST_ERR_RDV_TRUNCATED);
-	/* unknown types */
-	memcpy(b, "\x00\x00\x00\x05\x0a\x00\x00\x00\x01", 9);
-	ck_assert_int_eq(trst_rdv_decode(b, 9, &m), TRYST_ERR_RDV_TYPE);
-	b[4] = 0x00;
-	ck_assert_int_eq(trst_rdv_decode(b, 9, &m), TRYST_ERR_RDV_TYPE);
-	b[4] = 0xc4;
-	ck_assert_int_eq(trst_rdv_decode(b, 9, &m), TRYST_ERR_RDV_TYPE);
-	/* a request with id 0, a push with an id */
-	memcpy(b, "\x00\x00\x00\x05\x06\x00\x00\x00\x00", 9);
-	ck_assert_int_eq(trst_rdv_decode(b, 9, &m), TRYST_ERR_RDV_MALFORMED);
-	/* REFLECT with a byte too many */
-	memcpy(b, "\x00\x00\x00\x06\x06\x00\x00\x00\x01\x00", 10);
-	ck_assert_int_eq(trst_rdv_decode(b, 10, &m), TRYST_ERR_RDV_OVERSIZE);
-	/* a generic error response with status 0 */
-	memcpy(b, "\x00\x00\x00\x07\x80\x00\x00\x00\x01\x00\x00", 11);
-	ck_assert_int_eq(trst_rdv_decode(b, 11, &m), TRYST_ERR_RDV_MALFORMED);
-	/* APP with an empty or too long name */
-	memcpy(b, "\x00\x00\x00\x06\x09\x00\x00\x00\x01\x00", 10);
-	ck_assert_int_eq(trst_rdv_decode(b, 10, &m), TRYST_ERR_RDV_MALFORMED);
-	memcpy(b, "\x00\x00\x00\x06\x09\x00\x00\x00\x01\x21", 10);
-	ck_assert_int_eq(trst_rdv_decode(b, 10, &m), TRYST_ERR_RDV_MALFORMED);
-	/* REFLECT response with family 5 */
-	memcpy(b, "\x00\x00\x00\x0e\x86\x00\x00\x00\x01\x00\x00\x05\x01\x02\x03\x04\x00\x01", 18);
-	ck_assert_int_eq(trst_rdv_decode(b, 18, &m), TRYST_ERR_RDV_MALFORMED);
-	/* a record longer than any record */
-	memcpy(b, "\x00\x00\x00\x0e\x01\x00\x00\x00\x01\x00\x01x\x00\x00\x00\x00\x02\x5e", 18);
-	ck_assert_int_eq(trst_rdv_decode(b, 18, &m), TRYST_ERR_RDV_MALFORMED);
+	uint8_t b[64];
+	for (size_t i = 0; i < TRST_ARRAY_LEN(bad); i++) {
+		memcpy(b, bad[i].bytes, bad[i].len);
+		ck_assert_msg(trst_rdv_decode(b, bad[i].len, &m) == bad[i].err, "%s", bad[i].why);
+	}
 	/* frame size needs the whole length field */
 	ck_assert_int_eq(trst_rdv_frame_size(b, 3), 0);
 	/* too big for any message */
