@@ -174,7 +174,7 @@ struct trst_rdv_config {
 	uint64_t relay_max_bytes;      /* per circuit, both directions: 64 MiB */
 	uint32_t relay_max_seconds;    /* per circuit: 600 */
 	uint32_t max_circuits_per_key; /* 4 */
-	size_t memory_max;             /* every byte of state counted: 256 MiB */
+	size_t memory_max;             /* bytes allocated for state: 256 MiB */
 };
 void trst_rdv_config_default(struct trst_rdv_config *cfg);
 
