@@ -938,12 +938,18 @@ START_TEST(test_bad_input)
 	/* an invalid field: APP with a 40-byte name */
 	memcpy(buf, "\x00\x00\x00\x06\x09\x00\x00\x00\x08\x28", 10);
 	ck_assert_int_eq(trst_rdv_server_message(srv, a.s, buf, 10, now), TRYST_ERR_RDV_MALFORMED);
-	/* random garbage of every length up to 64 never crashes or changes state */
-	for (size_t n = 0; n < 64; n++) {
-		randombytes_buf(buf, n);
-		if (n >= 4)
-			trst_put_u32(buf, (uint32_t)(n - 4));
-		trst_rdv_server_message(srv, a.s, buf, n, now);
+	/* garbage (a fixed pseudo-random sequence, each request type in
+	 * turn) of every length up to 64 never changes the state */
+	uint32_t x = 1;
+	for (size_t n = 0; n < 64 * 10; n++) {
+		size_t size = n % 64;
+		for (size_t i = 0; i < size; i++)
+			buf[i] = (uint8_t)((x = x * 1103515245u + 12345u) >> 16);
+		if (size >= 5) {
+			trst_put_u32(buf, (uint32_t)(size - 4));
+			buf[4] = (uint8_t)(1 + n / 64 % 9);
+		}
+		trst_rdv_server_message(srv, a.s, buf, size, now);
 	}
 	/* an oversized request through the stream: refused once, skipped, and
 	 * the request after it in the same bytes is answered */
