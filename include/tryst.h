@@ -131,13 +131,13 @@ enum tryst_error {
 	TRYST_ERR_STREAM_RESET = -97,   /* the peer reset the stream */
 	/* rendezvous server messages and limits (doc/PROTOCOL.md, "Rendezvous
 	 * server"); on the wire a response's status is the code negated */
-	TRYST_ERR_RDV_TRUNCATED = -100,      /* message ends inside a field */
-	TRYST_ERR_RDV_OVERSIZE = -101,       /* longer than allowed, or bytes after the last field */
-	TRYST_ERR_RDV_TYPE = -102,           /* unknown or unexpected message type */
-	TRYST_ERR_RDV_MALFORMED = -103,      /* a field holds an invalid value */
-	TRYST_ERR_RDV_NAMESPACE = -104,      /* namespace empty or too long */
-	TRYST_ERR_RDV_TTL = -105,            /* TTL below the minimum or above the maximum */
-	TRYST_ERR_RDV_NOT_FOUND = -106,      /* no such registration, key or circuit */
+	TRYST_ERR_RDV_TRUNCATED = -100, /* message ends inside a field */
+	TRYST_ERR_RDV_OVERSIZE = -101,  /* longer than allowed, or bytes after the last field */
+	TRYST_ERR_RDV_TYPE = -102,      /* unknown or unexpected message type */
+	TRYST_ERR_RDV_MALFORMED = -103, /* a field holds an invalid value */
+	TRYST_ERR_RDV_NAMESPACE = -104, /* namespace empty or too long */
+	TRYST_ERR_RDV_TTL = -105,       /* TTL below the minimum or above the maximum */
+	TRYST_ERR_RDV_NOT_FOUND = -106, /* no such registration, key or circuit */
 	TRYST_ERR_RDV_NAMESPACE_FULL = -107, /* the namespace holds its maximum */
 	TRYST_ERR_RDV_KEY_FULL = -108,       /* the key holds its maximum of registrations */
 	TRYST_ERR_RDV_RATE = -109,           /* too many requests from this source */
