@@ -143,6 +143,27 @@ enum tryst_error {
 	                                     length or bad padding */
 	TRYST_ERR_KNOCK_STALE = -124,     /* a knock's record is older than the
 	                                     freshness window (a replay) */
+	/* rendezvous server messages and limits (doc/PROTOCOL.md, "Rendezvous
+	 * server"); on the wire a response's status is the code negated */
+	TRYST_ERR_RDV_TRUNCATED = -100, /* message ends inside a field */
+	TRYST_ERR_RDV_OVERSIZE = -101,  /* longer than allowed, or bytes after the last field */
+	TRYST_ERR_RDV_TYPE = -102,      /* unknown or unexpected message type */
+	TRYST_ERR_RDV_MALFORMED = -103, /* a field holds an invalid value */
+	TRYST_ERR_RDV_NAMESPACE = -104, /* namespace empty or too long */
+	TRYST_ERR_RDV_TTL = -105,       /* TTL below the minimum or above the maximum */
+	TRYST_ERR_RDV_NOT_FOUND = -106, /* no such registration, key or circuit */
+	TRYST_ERR_RDV_NAMESPACE_FULL = -107, /* the namespace holds its maximum */
+	TRYST_ERR_RDV_KEY_FULL = -108,       /* the key holds its maximum of registrations */
+	TRYST_ERR_RDV_RATE = -109,           /* too many requests from this source */
+	TRYST_ERR_RDV_MEMORY = -110,         /* the server's memory budget is spent */
+	TRYST_ERR_RDV_OFFLINE = -111,        /* the peer has no session with the server */
+	TRYST_ERR_RDV_COMMAND = -112,        /* no such application command */
+	TRYST_ERR_RDV_RELAY_BYTES = -113,    /* the relay circuit's byte limit is reached */
+	TRYST_ERR_RDV_RELAY_TIME = -114,     /* the relay circuit's time limit is reached */
+	TRYST_ERR_RDV_CIRCUITS_FULL = -115,  /* too many relay circuits for this key */
+	TRYST_ERR_RDV_PEER_GONE = -116,      /* the other end of the circuit left */
+	TRYST_ERR_RDV_SELF = -117,           /* a key cannot connect or relay to itself */
+	TRYST_ERR_RDV_RELAY_CLOSED = -118,   /* the other end closed the circuit */
 };
 
 /* An English description of an error code ("unknown error" for others).

@@ -67,6 +67,18 @@ long trst_hex_decode(const char *in, size_t len, uint8_t *out, size_t outcap);
  * *signed_len is the number of bytes the signature covers. */
 int trst_record_parse(const uint8_t *buf, size_t len, tryst_record *out, size_t *signed_len);
 
+/* The address encoding of records and rendezvous messages (doc/PROTOCOL.md,
+ * "Records"): family u8 (4|6), 4|16 address bytes, port u16.
+ * trst_addr_size: encoded size, or 0 if the address cannot be encoded
+ * (not AF_INET/AF_INET6, port 0, unspecified).  trst_addr_put writes it
+ * (an IPv4-mapped IPv6 address as IPv4) and returns the end.
+ * trst_addr_parse reads one from `avail` bytes at p, sets *used, and
+ * returns 0, TRYST_ERR_RECORD_TRUNCATED or TRYST_ERR_RECORD_MALFORMED. */
+struct sockaddr_storage;
+size_t trst_addr_size(const struct sockaddr_storage *ss);
+uint8_t *trst_addr_put(uint8_t *p, const struct sockaddr_storage *ss);
+int trst_addr_parse(const uint8_t *p, size_t avail, struct sockaddr_storage *ss, size_t *used);
+
 /* A copy of an identity (for objects that keep their own). */
 int trst_identity_dup(const tryst_identity *id, tryst_identity **out);
 /* The X25519 key pair of an identity (its Ed25519 keys mapped to

@@ -35,7 +35,7 @@ static int addr_is_v4mapped(const struct sockaddr_in6 *s6)
 }
 
 /* Encoded size of an address (family, address, port), or 0 if unusable. */
-static size_t addr_size(const struct sockaddr_storage *ss)
+size_t trst_addr_size(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
@@ -54,7 +54,7 @@ static size_t addr_size(const struct sockaddr_storage *ss)
 
 /* Writes family, address, port; an IPv4-mapped IPv6 address is written as
  * the IPv4 address it is, so each address has one encoding. */
-static uint8_t *addr_put(uint8_t *p, const struct sockaddr_storage *ss)
+uint8_t *trst_addr_put(uint8_t *p, const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
@@ -87,36 +87,44 @@ static int need(const struct reader *r, size_t n)
 	return (size_t)(r->end - r->p) >= n;
 }
 
-static int addr_get(struct reader *r, struct sockaddr_storage *ss)
+int trst_addr_parse(const uint8_t *p, size_t avail, struct sockaddr_storage *ss, size_t *used)
 {
 	uint8_t fam;
 
-	if (!need(r, 1))
+	if (avail < 1)
 		return TRYST_ERR_RECORD_TRUNCATED;
-	fam = *r->p++;
+	fam = p[0];
 	memset(ss, 0, sizeof *ss);
 	if (fam == 4) {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-		if (!need(r, 6))
+		if (avail < 7)
 			return TRYST_ERR_RECORD_TRUNCATED;
 		s4->sin_family = AF_INET;
-		memcpy(&s4->sin_addr, r->p, 4);
-		memcpy(&s4->sin_port, r->p + 4, 2);
-		r->p += 6;
+		memcpy(&s4->sin_addr, p + 1, 4);
+		memcpy(&s4->sin_port, p + 5, 2);
+		*used = 7;
 	} else if (fam == 6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-		if (!need(r, 18))
+		if (avail < 19)
 			return TRYST_ERR_RECORD_TRUNCATED;
 		s6->sin6_family = AF_INET6;
-		memcpy(&s6->sin6_addr, r->p, 16);
-		memcpy(&s6->sin6_port, r->p + 16, 2);
-		r->p += 18;
+		memcpy(&s6->sin6_addr, p + 1, 16);
+		memcpy(&s6->sin6_port, p + 17, 2);
+		*used = 19;
 		if (addr_is_v4mapped(s6)) /* must have been written as IPv4 */
 			return TRYST_ERR_RECORD_MALFORMED;
 	} else {
 		return TRYST_ERR_RECORD_MALFORMED;
 	}
-	return addr_size(ss) ? 0 : TRYST_ERR_RECORD_MALFORMED;
+	return trst_addr_size(ss) ? 0 : TRYST_ERR_RECORD_MALFORMED;
+}
+
+static int addr_get(struct reader *r, struct sockaddr_storage *ss)
+{
+	size_t used = 0;
+	int rc = trst_addr_parse(r->p, (size_t)(r->end - r->p), ss, &used);
+	r->p += used;
+	return rc;
 }
 
 static int kind_valid(uint8_t kind)
@@ -146,13 +154,13 @@ TRYST_EXPORT int tryst_record_encode(const tryst_record *rec, const tryst_identi
 	if (!header_valid(rec->nat, rec->ttl) || rec->app_len > TRYST_RECORD_MAX_APP)
 		return TRYST_ERR_RECORD_MALFORMED;
 	for (unsigned i = 0; i < rec->n_candidates; i++) {
-		size_t n = addr_size(&rec->candidates[i].addr);
+		size_t n = trst_addr_size(&rec->candidates[i].addr);
 		if (!n || !kind_valid(rec->candidates[i].kind))
 			return TRYST_ERR_RECORD_MALFORMED;
 		need_len += 1 + n;
 	}
 	for (unsigned i = 0; i < rec->n_servers; i++) {
-		size_t n = addr_size(&rec->servers[i].addr);
+		size_t n = trst_addr_size(&rec->servers[i].addr);
 		if (!n)
 			return TRYST_ERR_RECORD_MALFORMED;
 		need_len += TRYST_KEY_SIZE + n;
@@ -172,13 +180,13 @@ TRYST_EXPORT int tryst_record_encode(const tryst_record *rec, const tryst_identi
 	*p++ = rec->n_candidates;
 	for (unsigned i = 0; i < rec->n_candidates; i++) {
 		*p++ = rec->candidates[i].kind;
-		p = addr_put(p, &rec->candidates[i].addr);
+		p = trst_addr_put(p, &rec->candidates[i].addr);
 	}
 	*p++ = rec->n_servers;
 	for (unsigned i = 0; i < rec->n_servers; i++) {
 		memcpy(p, rec->servers[i].key, TRYST_KEY_SIZE);
 		p += TRYST_KEY_SIZE;
-		p = addr_put(p, &rec->servers[i].addr);
+		p = trst_addr_put(p, &rec->servers[i].addr);
 	}
 	*p++ = rec->app_len;
 	memcpy(p, rec->app, rec->app_len);

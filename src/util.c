@@ -94,6 +94,25 @@ TRYST_EXPORT const char *tryst_strerror(int err)
 	case TRYST_ERR_UNREACHABLE: return "destination unreachable (no route)";
 	case TRYST_ERR_ADDRINUSE: return "local address already in use";
 	case TRYST_ERR_FAMILY: return "address family not supported by this socket or host";
+	case TRYST_ERR_RDV_TRUNCATED: return "rendezvous message is truncated";
+	case TRYST_ERR_RDV_OVERSIZE: return "rendezvous message is too long";
+	case TRYST_ERR_RDV_TYPE: return "rendezvous message has an unknown or unexpected type";
+	case TRYST_ERR_RDV_MALFORMED: return "rendezvous message has an invalid field";
+	case TRYST_ERR_RDV_NAMESPACE: return "namespace is empty or too long";
+	case TRYST_ERR_RDV_TTL: return "TTL is below the server's minimum or above its maximum";
+	case TRYST_ERR_RDV_NOT_FOUND: return "no such registration, key or circuit";
+	case TRYST_ERR_RDV_NAMESPACE_FULL: return "namespace holds the most registrations allowed";
+	case TRYST_ERR_RDV_KEY_FULL: return "key holds the most registrations allowed";
+	case TRYST_ERR_RDV_RATE: return "too many requests from this source (rate limited)";
+	case TRYST_ERR_RDV_MEMORY: return "rendezvous server memory budget exhausted";
+	case TRYST_ERR_RDV_OFFLINE: return "peer has no session with the rendezvous server";
+	case TRYST_ERR_RDV_COMMAND: return "no such application command on the server";
+	case TRYST_ERR_RDV_RELAY_BYTES: return "relay circuit reached its byte limit";
+	case TRYST_ERR_RDV_RELAY_TIME: return "relay circuit reached its time limit";
+	case TRYST_ERR_RDV_CIRCUITS_FULL: return "too many relay circuits for this key";
+	case TRYST_ERR_RDV_PEER_GONE: return "the other end of the relay circuit left the server";
+	case TRYST_ERR_RDV_SELF: return "a key cannot connect or relay to itself";
+	case TRYST_ERR_RDV_RELAY_CLOSED: return "the other end closed the relay circuit";
 	}
 	return "unknown error";
 }
