@@ -1,5 +1,5 @@
 /* check_handshake.c: the Noise IK handshake core, its framing, cookies and
- * replay protection, and its test vectors (doc/handshake.md).
+ * replay protection, and its test vectors (doc/PROTOCOL.md, "Handshake").
  * TRYST_PRINT_VECTORS=1 makes test_vectors print what it computes. */
 #include "testutil.h"
 
@@ -442,7 +442,7 @@ START_TEST(test_initiation_index_mac1_only)
 {
 	/* The sender index is outside Noise, protected by mac1 only (as in
 	 * WireGuard): whoever recomputes mac1 can change it, which only
-	 * misroutes the response.  Documented in doc/handshake.md. */
+	 * misroutes the response.  Documented in doc/PROTOCOL.md, "Processing". */
 	trst_hs hi, hr;
 	uint8_t init[TRST_HS_INITIATION_SIZE], reply[64];
 	size_t reply_len;
@@ -968,7 +968,7 @@ START_TEST(test_low_order_ephemeral)
 }
 END_TEST
 
-/* ---- test vectors (doc/handshake.md, "Test vectors") ---- */
+/* ---- test vectors (doc/PROTOCOL.md, "Handshake test vectors") ---- */
 
 /* An independent HMAC-BLAKE2b: the whole padded-key block and message in
  * one buffer, hashed at once (src/handshake.c streams it). */
@@ -1136,7 +1136,7 @@ END_TEST
 START_TEST(test_vectors_by_hand)
 {
 	/* Recompute the vector handshake step by step from the Noise spec
-	 * and doc/handshake.md, with none of src/handshake.c: the chaining
+	 * and doc/PROTOCOL.md, with none of src/handshake.c: the chaining
 	 * key and hash through both messages, each decryption, the macs and
 	 * the split. */
 	uint8_t init[TRST_HS_INITIATION_SIZE], resp[TRST_HS_RESPONSE_MAX];
@@ -1153,7 +1153,7 @@ START_TEST(test_vectors_by_hand)
 	memset(er_sk, 0xe2, 32);
 	crypto_scalarmult_base(ei_pk, ei_sk);
 	crypto_scalarmult_base(er_pk, er_sk);
-	/* the derived keys doc/handshake.md lists */
+	/* the derived keys doc/PROTOCOL.md lists */
 	assert_hex(alice_key, 32,
 	           "bc7cbcb5636375fa1d82434d466724d92377f53b980695dd49d26d0ce12205a5");
 	assert_hex(a_pk, 32, "c758cc62fd0bf6361a1ed43a9b684e289f60cea7891a986e006acc668ee34561");
