@@ -454,8 +454,11 @@ START_TEST(test_flood_gets_cookies_legit_dialer_connects)
 	 * took although it was under load. */
 	ck_assert_int_ge(r.cookies, 1);
 	ck_assert_int_ge(r.inits, 2);
-	ck_assert_int_eq(r.responses, 1);
-	ck_assert_int_eq(accepts, responses_before + 1);
+	/* One response, or more if the machine is slow enough (valgrind) for
+	 * the dialer's resend timer to start new initiations, each with mac2
+	 * from the cookie, each answered and accepted. */
+	ck_assert_int_ge(r.responses, 1);
+	ck_assert_int_eq(accepts, responses_before + r.responses);
 
 	/* 3. The rest of the flood: still only cookies. */
 	while (n_sent < FLOOD_TOTAL)
