@@ -191,4 +191,74 @@ static inline uint16_t bench_bind_any(int fd, int family, uint16_t port)
 	return bench_local_port(fd);
 }
 
+/* A delay line: packets held until `due` (seconds, bench_now()), in
+ * arrival order, which is also their departure order since every packet
+ * waits the same time.  For the delay relays (bench_handshake, tun_delay),
+ * because this kernel has no netem. */
+#define BENCH_RING_SLOTS 256
+#define BENCH_RING_BYTES 65536
+
+struct bench_held {
+	double due;
+	size_t len;
+	uint8_t *data;
+};
+
+struct bench_ring {
+	struct bench_held h[BENCH_RING_SLOTS];
+	size_t head, n;
+	unsigned long long dropped;
+};
+
+static inline void bench_ring_init(struct bench_ring *r)
+{
+	memset(r, 0, sizeof *r);
+	for (int i = 0; i < BENCH_RING_SLOTS; i++)
+		if (!(r->h[i].data = malloc(BENCH_RING_BYTES)))
+			bench_die("malloc");
+}
+
+/* Hold a packet; a full line drops it, as a full queue would. */
+static inline void bench_ring_push(struct bench_ring *r, double due, const uint8_t *p, size_t len)
+{
+	if (r->n == BENCH_RING_SLOTS || len > BENCH_RING_BYTES) {
+		r->dropped++;
+		return;
+	}
+	struct bench_held *h = &r->h[(r->head + r->n++) % BENCH_RING_SLOTS];
+	h->due = due;
+	h->len = len;
+	memcpy(h->data, p, len);
+}
+
+/* The oldest packet if it is due at `now`, else NULL; bench_ring_pop()
+ * releases it. */
+static inline const struct bench_held *bench_ring_due(const struct bench_ring *r, double now)
+{
+	return r->n && r->h[r->head].due <= now ? &r->h[r->head] : NULL;
+}
+
+static inline void bench_ring_pop(struct bench_ring *r)
+{
+	r->head = (r->head + 1) % BENCH_RING_SLOTS;
+	r->n--;
+}
+
+/* When the next packet is due, or -1. */
+static inline double bench_ring_next(const struct bench_ring *r)
+{
+	return r->n ? r->h[r->head].due : -1;
+}
+
+/* A ppoll timeout until `next` (-1: none) from `now`. */
+static inline struct timespec *bench_until(double next, double now, struct timespec *ts)
+{
+	if (next < 0)
+		return NULL;
+	double w = next > now ? next - now : 0;
+	ts->tv_sec = (time_t)w;
+	ts->tv_nsec = (long)((w - (double)ts->tv_sec) * 1e9);
+	return ts;
+}
+
 #endif

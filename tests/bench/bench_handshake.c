@@ -39,14 +39,14 @@
 #include "bench.h"
 #include "tryst.h"
 
-#define REQ_LEN     32
-#define MAX_RUNS    10000
-#define RING        128
-#define RELAY_DGRAM 65536
+#define REQ_LEN  32
+#define MAX_RUNS 10000
 
 static unsigned long long runs = 50;
 static double delay_ms = 10;
 static int json;
+static const char *serve_ip, *dial_ip, *key_text;
+static unsigned long long udp_port, tcp_port;
 
 static struct event_base *mkbase(void)
 {
@@ -57,13 +57,21 @@ static struct event_base *mkbase(void)
 	return b;
 }
 
-static void loopback(struct sockaddr_storage *ss, uint16_t port)
+static void ipv4(struct sockaddr_storage *ss, const char *ip, uint16_t port)
 {
 	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 	memset(ss, 0, sizeof *ss);
 	s4->sin_family = AF_INET;
 	s4->sin_port = htons(port);
-	s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (inet_pton(AF_INET, ip, &s4->sin_addr) != 1) {
+		fprintf(stderr, "bench_handshake: not an IPv4 address: %s\n", ip);
+		exit(2);
+	}
+}
+
+static void loopback(struct sockaddr_storage *ss, uint16_t port)
+{
+	ipv4(ss, "127.0.0.1", port);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -130,7 +138,10 @@ static void tcp_echo_cb(evutil_socket_t lfd, short what, void *arg)
 	int fd = accept(lfd, NULL, NULL);
 	if (fd < 0)
 		return;
-	/* One short exchange per connection: blocking is simplest. */
+	/* One short exchange per connection: blocking is simplest, with a
+	 * bound in case the dialer vanishes before its FIN arrives. */
+	struct timeval tv = {2, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	char buf[4096];
 	ssize_t n;
 	while ((n = read(fd, buf, sizeof buf)) > 0)
@@ -146,15 +157,16 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
-/* Runs until its control pipe closes; writes its UDP and TCP ports. */
-static void responder(tryst_identity *id, int ports_fd, int ctl_fd)
+/* Serves on `ip` until ctl_fd reaches its end; writes its UDP and TCP
+ * ports to ports_fd first. */
+static void responder(tryst_identity *id, const char *ip, int ports_fd, int ctl_fd)
 {
 	struct event_base *b = mkbase();
 	struct tryst_node_config cfg;
 	tryst_node *n;
 	tryst_node_config_default(&cfg);
 	cfg.identity = id;
-	cfg.bind_address = "127.0.0.1";
+	cfg.bind_address = ip;
 	cfg.accept = r_accept;
 	cfg.on_conn = r_conn;
 	cfg.on_stream = r_stream;
@@ -162,7 +174,7 @@ static void responder(tryst_identity *id, int ports_fd, int ctl_fd)
 		_exit(2);
 	int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 	struct sockaddr_storage ss;
-	loopback(&ss, 0);
+	ipv4(&ss, ip, 0);
 	setsockopt(lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (bind(lfd, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)) != 0 || listen(lfd, 16))
 		bench_die("tcp listen");
@@ -184,28 +196,6 @@ static void responder(tryst_identity *id, int ports_fd, int ctl_fd)
 
 /* ---- the delay relay ---- */
 
-struct held {
-	double due;
-	size_t len;
-	uint8_t *data;
-};
-
-struct ring {
-	struct held h[RING];
-	size_t head, n;
-};
-
-static int ring_push(struct ring *r, double due, const uint8_t *p, size_t len)
-{
-	if (r->n == RING)
-		return -1; /* dropped, as a full queue would */
-	struct held *h = &r->h[(r->head + r->n++) % RING];
-	h->due = due;
-	h->len = len;
-	memcpy(h->data, p, len);
-	return 0;
-}
-
 struct relay_counts {
 	unsigned long long to_responder, to_dialer, dropped;
 };
@@ -216,77 +206,61 @@ struct relay_counts {
 static void relay(int front, int back, const struct sockaddr_storage *server, double delay, int ctl,
                   int res_fd)
 {
-	struct ring up, down; /* to the responder, to the dialer */
+	static struct bench_ring up, down; /* to the responder, to the dialer */
 	struct sockaddr_storage client;
 	socklen_t client_len = 0;
 	struct relay_counts cnt = {0, 0, 0};
-	uint8_t *buf = malloc(RELAY_DGRAM);
-	memset(&up, 0, sizeof up);
-	memset(&down, 0, sizeof down);
-	for (int i = 0; i < RING; i++) {
-		up.h[i].data = malloc(RELAY_DGRAM);
-		down.h[i].data = malloc(RELAY_DGRAM);
-		if (!up.h[i].data || !down.h[i].data)
-			bench_die("malloc");
-	}
+	const struct bench_held *h;
+	uint8_t *buf = malloc(BENCH_RING_BYTES);
+	if (!buf)
+		bench_die("malloc");
+	bench_ring_init(&up);
+	bench_ring_init(&down);
 	prctl(PR_SET_TIMERSLACK, 1UL); /* wake on time, not 50 µs late */
 	for (;;) {
-		double now = bench_now(), next = -1;
-		/* forward what is due */
-		while (up.n && up.h[up.head].due <= now) {
-			struct held *h = &up.h[up.head];
+		double now = bench_now(), next;
+		while ((h = bench_ring_due(&up, now)) != NULL) {
 			sendto(back, h->data, h->len, 0, (const struct sockaddr *)server,
 			       sizeof(struct sockaddr_in));
-			up.head = (up.head + 1) % RING;
-			up.n--;
+			bench_ring_pop(&up);
 		}
-		while (down.n && down.h[down.head].due <= now) {
-			struct held *h = &down.h[down.head];
+		while ((h = bench_ring_due(&down, now)) != NULL) {
 			if (client_len) {
 				sendto(front, h->data, h->len, 0, (struct sockaddr *)&client,
 				       client_len);
 				cnt.to_dialer++;
 			}
-			down.head = (down.head + 1) % RING;
-			down.n--;
+			bench_ring_pop(&down);
 		}
-		if (up.n)
-			next = up.h[up.head].due;
-		if (down.n && (next < 0 || down.h[down.head].due < next))
-			next = down.h[down.head].due;
+		next = bench_ring_next(&up);
+		if (bench_ring_next(&down) >= 0 && (next < 0 || bench_ring_next(&down) < next))
+			next = bench_ring_next(&down);
 		struct pollfd p[3] = {{front, POLLIN, 0}, {back, POLLIN, 0}, {ctl, POLLIN, 0}};
-		struct timespec ts, *tsp = NULL;
-		if (next >= 0) {
-			double w = next - now;
-			ts.tv_sec = (time_t)w;
-			ts.tv_nsec = (long)((w - (double)ts.tv_sec) * 1e9);
-			tsp = &ts;
-		}
-		if (ppoll(p, 3, tsp, NULL) < 0 && errno != EINTR)
+		struct timespec ts;
+		if (ppoll(p, 3, bench_until(next, now, &ts), NULL) < 0 && errno != EINTR)
 			bench_die("ppoll");
 		now = bench_now();
 		if (p[0].revents & POLLIN) {
 			ssize_t n;
 			socklen_t l = sizeof client;
-			while ((n = recvfrom(front, buf, RELAY_DGRAM, MSG_DONTWAIT,
+			while ((n = recvfrom(front, buf, BENCH_RING_BYTES, MSG_DONTWAIT,
 			                     (struct sockaddr *)&client, &l)) >= 0) {
 				client_len = l;
 				cnt.to_responder++;
-				if (ring_push(&up, now + delay, buf, (size_t)n) < 0)
-					cnt.dropped++;
+				bench_ring_push(&up, now + delay, buf, (size_t)n);
 				l = sizeof client;
 			}
 		}
 		if (p[1].revents & POLLIN) {
 			ssize_t n;
-			while ((n = recv(back, buf, RELAY_DGRAM, MSG_DONTWAIT)) >= 0)
-				if (ring_push(&down, now + delay, buf, (size_t)n) < 0)
-					cnt.dropped++;
+			while ((n = recv(back, buf, BENCH_RING_BYTES, MSG_DONTWAIT)) >= 0)
+				bench_ring_push(&down, now + delay, buf, (size_t)n);
 		}
 		if (p[2].revents & (POLLIN | POLLHUP)) {
 			char c;
 			if (read(ctl, &c, 1) != 1)
 				break;
+			cnt.dropped = up.dropped + down.dropped;
 			if (c == 'r')
 				memset(&cnt, 0, sizeof cnt);
 			else if (c == 'q' && write(res_fd, &cnt, sizeof cnt) != sizeof cnt)
@@ -376,7 +350,7 @@ static int dial_once(tryst_identity *id, const uint8_t key[TRYST_KEY_SIZE],
 	d.relay_res = relay_res;
 	tryst_node_config_default(&cfg);
 	cfg.identity = id;
-	cfg.bind_address = "127.0.0.1";
+	cfg.bind_address = NULL; /* whatever route the destination takes */
 	cfg.on_conn = d_conn;
 	cfg.user_data = &d;
 	cfg.handshake_timeout_ms = 5000;
@@ -409,15 +383,13 @@ static int dial_once(tryst_identity *id, const uint8_t key[TRYST_KEY_SIZE],
 }
 
 /* Kernel TCP: connect() -> connected, and -> the first byte of the echo. */
-static int tcp_once(uint16_t port, struct sample *out)
+static int tcp_once(const struct sockaddr_storage *to, struct sample *out)
 {
-	struct sockaddr_storage ss;
 	char req[REQ_LEN] = {0}, c;
 	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
-	loopback(&ss, port);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	double t0 = bench_now();
-	if (connect(fd, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)) != 0)
+	if (connect(fd, (const struct sockaddr *)to, sizeof(struct sockaddr_in)) != 0)
 		bench_die("connect");
 	double t1 = bench_now();
 	if (write(fd, req, sizeof req) != sizeof req || read(fd, &c, 1) != 1)
@@ -462,18 +434,125 @@ static void summarize(struct summary *s, const char *name, struct sample *v, siz
 	free(a);
 }
 
+static void print_results(struct summary *s, int n, size_t failed)
+{
+	if (json) {
+		printf("{\"runs\":%llu,\"failed\":%zu,\"paths\":[", runs, failed);
+		for (int i = 0; i < n; i++)
+			printf("%s{\"path\":\"%s\",\"ok\":%d,\"handshake_ms_median\":%.3f,"
+			       "\"handshake_ms_p95\":%.3f,\"ttfb_ms_median\":%.3f,\"ttfb_ms_p95\":%"
+			       ".3f,"
+			       "\"min_rtt_ms_median\":%.3f,\"datagrams_to_responder\":%.0f,"
+			       "\"datagrams_to_dialer\":%.0f}",
+			       i ? "," : "", s[i].name, s[i].ok, s[i].hs50, s[i].hs95, s[i].tt50,
+			       s[i].tt95, s[i].rtt50, s[i].up50, s[i].down50);
+		printf("]}\n");
+		return;
+	}
+	printf("bench_handshake: %llu runs per path, %zu failed; medians (p95)\n", runs, failed);
+	printf("%-36s %-20s %-20s %s\n", "path", "handshake ms", "first byte ms", "min RTT ms");
+	for (int i = 0; i < n; i++) {
+		printf("%-36s %7.3f (%7.3f)    %7.3f (%7.3f)    ", s[i].name, s[i].hs50, s[i].hs95,
+		       s[i].tt50, s[i].tt95);
+		if (s[i].rtt50 > 0)
+			printf("%.3f\n", s[i].rtt50);
+		else
+			printf("-\n"); /* TCP: the kernel's estimate is not read */
+	}
+}
+
+/* The same figures in round trips of the path, whose RTT the tryst
+ * connections measured (TCP crosses the same path). */
+static void print_rtts(const struct summary *t, const struct summary *k)
+{
+	if (json)
+		return;
+	printf("in round trips of %.3f ms: tryst handshake %.2f, first byte %.2f", t->rtt50,
+	       t->hs50 / t->rtt50, t->tt50 / t->rtt50);
+	if (k)
+		printf("; kernel TCP connect %.2f, first byte %.2f", k->hs50 / t->rtt50,
+		       k->tt50 / t->rtt50);
+	printf("\n");
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_handshake [--runs N] [--delay-ms D] [--json]\n");
+	fprintf(stderr, "usage: bench_handshake [--runs N] [--delay-ms D] [--json]\n"
+	                "       bench_handshake --serve IP\n"
+	                "       bench_handshake --dial IP --udp-port P --tcp-port P --key KEY "
+	                "[--runs N] [--json]\n");
 	exit(2);
+}
+
+/* --serve: a responder on IP for another process's --dial; prints its key
+ * and ports, serves until its standard input ends. */
+static int serve(void)
+{
+	tryst_identity *id;
+	char text[TRYST_KEY_TEXT_LEN + 1];
+	uint8_t key[TRYST_KEY_SIZE];
+	int pp[2];
+	tryst_identity_generate(&id);
+	tryst_identity_public_key(id, key);
+	tryst_key_to_text(key, text);
+	if (pipe(pp))
+		bench_die("pipe");
+	pid_t pid = fork();
+	if (pid == 0)
+		responder(id, serve_ip, pp[1], 0);
+	uint16_t ports[2];
+	if (read(pp[0], ports, sizeof ports) != sizeof ports)
+		bench_die("responder");
+	printf("SERVE key=%s udp=%u tcp=%u\n", text, ports[0], ports[1]);
+	fflush(stdout);
+	waitpid(pid, NULL, 0);
+	tryst_identity_free(id);
+	return 0;
+}
+
+/* --dial: tryst and kernel TCP to a --serve elsewhere (another namespace,
+ * across a delayed link), interleaved. */
+static int dial_remote(tryst_identity *did)
+{
+	uint8_t key[TRYST_KEY_SIZE];
+	struct sockaddr_storage u, t;
+	if (tryst_key_from_text(key_text, key, NULL) != 0 || !udp_port || !tcp_port)
+		usage();
+	ipv4(&u, dial_ip, (uint16_t)udp_port);
+	ipv4(&t, dial_ip, (uint16_t)tcp_port);
+	struct sample *ty = calloc(runs, sizeof *ty), *tc = calloc(runs, sizeof *tc);
+	size_t n_ty = 0, n_tc = 0, failed = 0;
+	for (unsigned long long i = 0; i < runs; i++) {
+		if (dial_once(did, key, &u, -1, -1, &ty[n_ty]) == 0)
+			n_ty++;
+		else
+			failed++;
+		tcp_once(&t, &tc[n_tc++]);
+	}
+	if (!n_ty) {
+		fprintf(stderr, "bench_handshake: no successful dial\n");
+		return 1;
+	}
+	char n1[64], n2[64];
+	struct summary s[2];
+	snprintf(n1, sizeof n1, "tryst, to %s", dial_ip);
+	snprintf(n2, sizeof n2, "kernel TCP, to %s", dial_ip);
+	summarize(&s[0], n1, ty, n_ty);
+	summarize(&s[1], n2, tc, n_tc);
+	print_results(s, 2, failed);
+	print_rtts(&s[0], &s[1]);
+	free(ty);
+	free(tc);
+	return failed ? 1 : 0;
 }
 
 int main(int argc, char **argv)
 {
 	const struct bench_opt opts[] = {
-	    {"--runs", BENCH_ULL, &runs},
-	    {"--delay-ms", BENCH_DOUBLE, &delay_ms},
-	    {"--json", BENCH_FLAG, &json},
+	    {"--runs", BENCH_ULL, &runs},         {"--delay-ms", BENCH_DOUBLE, &delay_ms},
+	    {"--json", BENCH_FLAG, &json},        {"--serve", BENCH_STR, &serve_ip},
+	    {"--dial", BENCH_STR, &dial_ip},      {"--udp-port", BENCH_ULL, &udp_port},
+	    {"--tcp-port", BENCH_ULL, &tcp_port}, {"--key", BENCH_STR, &key_text},
 	};
 	if (bench_parse_opts(argc, argv, opts, sizeof opts / sizeof opts[0]) != 0 || runs < 1 ||
 	    runs > MAX_RUNS || delay_ms < 0)
@@ -481,10 +560,17 @@ int main(int argc, char **argv)
 	if (tryst_init() < 0)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
+	if (serve_ip)
+		return serve();
 	tryst_identity *rid, *did;
 	uint8_t rkey[TRYST_KEY_SIZE];
-	tryst_identity_generate(&rid);
 	tryst_identity_generate(&did);
+	if (dial_ip) {
+		int rc = dial_remote(did);
+		tryst_identity_free(did);
+		return rc;
+	}
+	tryst_identity_generate(&rid);
 	tryst_identity_public_key(rid, rkey);
 
 	/* the responder */
@@ -494,7 +580,7 @@ int main(int argc, char **argv)
 	pid_t rpid = fork();
 	if (rpid == 0) {
 		close(rctl[1]);
-		responder(rid, pp[1], rctl[0]);
+		responder(rid, "127.0.0.1", pp[1], rctl[0]);
 	}
 	close(rctl[0]);
 	uint16_t ports[2];
@@ -504,7 +590,7 @@ int main(int argc, char **argv)
 	/* the relay, in front of the responder's UDP port */
 	int front = socket(AF_INET, SOCK_DGRAM, 0), back = socket(AF_INET, SOCK_DGRAM, 0);
 	int cctl[2], cres[2];
-	struct sockaddr_storage server, any, via, direct;
+	struct sockaddr_storage server, any, via, direct, tcp_to;
 	loopback(&any, 0);
 	if (bind(front, (struct sockaddr *)&any, sizeof(struct sockaddr_in)) ||
 	    bind(back, (struct sockaddr *)&any, sizeof(struct sockaddr_in)) || pipe(cctl) ||
@@ -513,6 +599,7 @@ int main(int argc, char **argv)
 	loopback(&server, ports[0]);
 	loopback(&via, bench_local_port(front));
 	loopback(&direct, ports[0]);
+	loopback(&tcp_to, ports[1]);
 	pid_t lpid = fork();
 	if (lpid == 0) {
 		close(cctl[1]);
@@ -537,7 +624,7 @@ int main(int argc, char **argv)
 			n_rel++;
 		else
 			failed++;
-		tcp_once(ports[1], &tcp[n_tcp++]);
+		tcp_once(&tcp_to, &tcp[n_tcp++]);
 	}
 	close(rctl[1]);
 	close(cctl[1]);
@@ -554,33 +641,12 @@ int main(int argc, char **argv)
 	summarize(&s[0], "tryst, loopback", lo, n_lo);
 	summarize(&s[1], relay_name, rel, n_rel);
 	summarize(&s[2], "kernel TCP, loopback", tcp, n_tcp);
-	if (json) {
-		printf("{\"runs\":%llu,\"delay_ms\":%g,\"failed\":%zu,\"paths\":[", runs, delay_ms,
-		       failed);
-		for (int i = 0; i < 3; i++)
-			printf("%s{\"path\":\"%s\",\"ok\":%d,\"handshake_ms_median\":%.3f,"
-			       "\"handshake_ms_p95\":%.3f,\"ttfb_ms_median\":%.3f,\"ttfb_ms_p95\":%"
-			       ".3f,"
-			       "\"min_rtt_ms_median\":%.3f,\"datagrams_to_responder\":%.0f,"
-			       "\"datagrams_to_dialer\":%.0f}",
-			       i ? "," : "", s[i].name, s[i].ok, s[i].hs50, s[i].hs95, s[i].tt50,
-			       s[i].tt95, s[i].rtt50, s[i].up50, s[i].down50);
-		printf("]}\n");
-	} else {
-		printf("bench_handshake: %llu runs per path, %zu failed; medians (p95)\n", runs,
-		       failed);
-		printf("%-30s %-20s %-20s %s\n", "path", "handshake ms", "first byte ms",
-		       "min RTT ms");
-		for (int i = 0; i < 3; i++)
-			printf("%-30s %7.3f (%7.3f)    %7.3f (%7.3f)    %.3f\n", s[i].name,
-			       s[i].hs50, s[i].hs95, s[i].tt50, s[i].tt95, s[i].rtt50);
-		double rtt = 2 * delay_ms;
-		printf("through the relay (RTT %.1f ms by construction, %.3f ms measured): "
-		       "handshake %.2f RTT, first byte %.2f RTT; datagrams before the first byte: "
-		       "%.0f to the responder, %.0f to the dialer\n",
-		       rtt, s[1].rtt50, s[1].hs50 / s[1].rtt50, s[1].tt50 / s[1].rtt50, s[1].up50,
-		       s[1].down50);
-	}
+	print_results(s, 3, failed);
+	print_rtts(&s[1], NULL);
+	if (!json)
+		printf("datagrams before the first byte, through the relay: %.0f to the responder, "
+		       "%.0f to the dialer\n",
+		       s[1].up50, s[1].down50);
 	tryst_identity_free(rid);
 	tryst_identity_free(did);
 	free(lo);
