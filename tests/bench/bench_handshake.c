@@ -48,15 +48,6 @@ static int json;
 static const char *serve_ip, *dial_ip, *key_text;
 static unsigned long long udp_port, tcp_port;
 
-static struct event_base *mkbase(void)
-{
-	struct event_config *c = event_config_new();
-	event_config_set_flag(c, EVENT_BASE_FLAG_PRECISE_TIMER);
-	struct event_base *b = event_base_new_with_config(c);
-	event_config_free(c);
-	return b;
-}
-
 static void ipv4(struct sockaddr_storage *ss, const char *ip, uint16_t port)
 {
 	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
@@ -161,7 +152,7 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
  * ports to ports_fd first. */
 static void responder(tryst_identity *id, const char *ip, int ports_fd, int ctl_fd)
 {
-	struct event_base *b = mkbase();
+	struct event_base *b = bench_base_new();
 	struct tryst_node_config cfg;
 	tryst_node *n;
 	tryst_node_config_default(&cfg);
@@ -345,7 +336,7 @@ static int dial_once(tryst_identity *id, const uint8_t key[TRYST_KEY_SIZE],
 	struct tryst_node_config cfg;
 	tryst_node *n;
 	memset(&d, 0, sizeof d);
-	d.base = mkbase();
+	d.base = bench_base_new();
 	d.relay_ctl = relay_ctl;
 	d.relay_res = relay_res;
 	tryst_node_config_default(&cfg);

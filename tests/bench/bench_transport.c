@@ -43,15 +43,6 @@ static void log_cb(int level, const char *msg, void *ud)
 	fprintf(stderr, "[%d] %d %s\n", (int)getpid(), level, msg);
 }
 
-static struct event_base *mkbase(void)
-{
-	struct event_config *c = event_config_new();
-	event_config_set_flag(c, EVENT_BASE_FLAG_PRECISE_TIMER);
-	struct event_base *b = event_base_new_with_config(c);
-	event_config_free(c);
-	return b;
-}
-
 static tryst_node *mknode(struct event_base *b, tryst_identity *id, void *ud, tryst_accept_fn acc,
                           tryst_conn_fn on_conn, tryst_stream_fn on_stream)
 {
@@ -249,7 +240,7 @@ int main(int argc, char **argv)
 	if (pid == 0) {
 		struct rx r;
 		memset(&r, 0, sizeof r);
-		r.base = mkbase();
+		r.base = bench_base_new();
 		tryst_node *n = mknode(r.base, rid, &r, rx_accept, rx_conn, rx_stream);
 		uint16_t port = tryst_node_port(n);
 		if (write(fds[1], &port, sizeof port) != sizeof port)
@@ -273,7 +264,7 @@ int main(int argc, char **argv)
 
 	struct tx t;
 	memset(&t, 0, sizeof t);
-	t.base = mkbase();
+	t.base = bench_base_new();
 	t.each = total / (uint64_t)n_streams;
 	t.buf = malloc(CHUNK);
 	memset(t.buf, 0x5a, CHUNK);
