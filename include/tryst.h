@@ -80,7 +80,7 @@ enum tryst_error {
 	TRYST_ERR_SEAL_OPEN = -42,      /* authentication failed: not for this
 	                                   key and pointer, or tampered */
 	TRYST_ERR_SEAL_PADDING = -43,   /* inner length or padding invalid */
-	/* handshake (src/handshake.c, doc/handshake.md) */
+	/* handshake (src/handshake.c, doc/PROTOCOL.md, "Handshake") */
 	TRYST_ERR_HS_TRUNCATED = -50,  /* shorter than its message type */
 	TRYST_ERR_HS_TYPE = -51,       /* not the message type expected here */
 	TRYST_ERR_HS_OVERSIZE = -52,   /* longer than its message type */

@@ -12,7 +12,8 @@
  * shrink the window to "packet conservation" during loss recovery, this
  * mode does not: loss only matters to it through persistent congestion
  * (RFC 9002 §7.6), which puts the window at its minimum until ACKs grow it
- * back.  See doc/recovery.md for what else differs.
+ * back.  See doc/PROTOCOL.md ("Differences from the RFCs")
+ * for what else differs.
  */
 #include "config.h"
 

@@ -8,7 +8,8 @@
  * sent-packet ring, bytes in flight, the RTT estimator and the delivery-rate
  * estimator, and drives this module through the trst_cc_on_*() calls below.
  * The connection only asks trst_cc_cwnd() / trst_cc_next_send_time() (or
- * the recovery wrappers) whether it may send.  See doc/recovery.md.
+ * the recovery wrappers) whether it may send.  See doc/PROTOCOL.md, "Loss
+ * recovery and congestion control".
  */
 #ifndef TRYST_CC_H
 #define TRYST_CC_H

@@ -1,6 +1,6 @@
 /*
  * frame.c: variable-length integers and the frames of protected packets
- * (doc/transport-packets.md, "Frames").
+ * (doc/PROTOCOL.md, "Frames").
  *
  * Sans-I/O and stateless: the decoder reads from a caller's buffer and
  * borrows byte ranges from it, the encoder writes into a caller's buffer.

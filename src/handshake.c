@@ -1,5 +1,5 @@
 /*
- * handshake.c: the sans-I/O handshake core (doc/handshake.md).
+ * handshake.c: the sans-I/O handshake core (doc/PROTOCOL.md, "Handshake").
  *
  * Noise_IK_25519_ChaChaPoly_BLAKE2b with the prologue "tryst/noise/v1"; the
  * static keys are the X25519 forms of the two Ed25519 identities.  Message

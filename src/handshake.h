@@ -5,7 +5,7 @@
  * between two Ed25519 identities, framed like WireGuard's handshake: a type
  * byte, session indexes, mac1 and mac2, cookie replies for a responder
  * under load, and a timestamp in the first message against replay.  The
- * wire format is in doc/handshake.md.
+ * wire format is in doc/PROTOCOL.md, "Handshake".
  *
  * Sans-I/O: nothing here reads a clock, touches a socket or allocates,
  * except trst_hs_responder_new().  Callers pass `now` in microseconds since
@@ -55,7 +55,7 @@
 #define TRST_HS_COOKIE_REPLY_SIZE 61
 
 /* A responder refuses an initiation whose timestamp is further than this
- * from its own clock, in either direction (doc/handshake.md, "Replay"). */
+ * from its own clock, in either direction (doc/PROTOCOL.md, "Replay and clocks"). */
 #define TRST_HS_MAX_SKEW_US (120ull * 1000000ull)
 /* The responder's cookie secret changes with every period this long of its
  * clock (WireGuard whitepaper section 5.4.7 keeps one for 2 minutes); a
@@ -219,7 +219,7 @@ void trst_hs_responder_free(trst_hs_responder *r);
 /* Take an initiation that arrived from the address whose bytes are
  * addr/addr_len (any stable encoding of the source address and port; the
  * cookie is bound to it).  Checks, cheapest first: framing, mac1, then
- * mac2 (see doc/handshake.md, "Cookies"), and only then does any DH.
+ * mac2 (see doc/PROTOCOL.md, "mac1, mac2 and cookies"), and only then does any DH.
  *  under_load: the caller's judgement that it is busy; then only an
  *              initiation with a valid mac2 gets past the cookie check.
  * Returns 0: `hs` holds the authenticated initiation (hs->peer is the

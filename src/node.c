@@ -329,11 +329,23 @@ static int conn_send(struct tryst_conn *c, const uint8_t *buf, size_t len, size_
 	return 0;
 }
 
+/* A responder-side connection whose initiator has not sent one authentic
+ * packet yet lives this long.  Until then it sends nothing beyond its
+ * response: no keepalive, no probe, no PTO to an address nobody has
+ * vouched for, since the initiation may have come with a forged source
+ * (DESIGN.md section 6: no reply larger than the packet that caused it). */
+static uint64_t unconfirmed_deadline(const struct tryst_conn *c)
+{
+	return c->dial_start + (uint64_t)c->node->cfg.handshake_timeout_ms * 1000;
+}
+
 static void conn_arm_timer(struct tryst_conn *c, uint64_t now)
 {
 	uint64_t d = UINT64_MAX;
 	if (c->state == TC_DIALING)
 		d = c->next_resend < c->dial_deadline ? c->next_resend : c->dial_deadline;
+	else if (c->state == TC_OPEN && !c->confirmed)
+		d = unconfirmed_deadline(c);
 	else if (c->core)
 		d = trst_conn_deadline(c->core);
 	if (d == UINT64_MAX) {
@@ -928,6 +940,15 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 			c->next_resend = now + c->resend_gap;
 			dial_send(c, tryst_now_us());
 			conn_arm_timer(c, now);
+		} else {
+			conn_arm_timer(c, now);
+		}
+	} else if (c->state == TC_OPEN && !c->confirmed) {
+		if (now >= unconfirmed_deadline(c)) {
+			c->state = TC_CLOSED;
+			c->confirmed = 1; /* so destroy does not count it again */
+			c->node->unconfirmed--;
+			conn_unref(c);
 		} else {
 			conn_arm_timer(c, now);
 		}

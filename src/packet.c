@@ -1,6 +1,6 @@
 /*
  * packet.c: protection of data packets: AEAD, key update and the replay
- * window (doc/transport-packets.md, "Packets").
+ * window (doc/PROTOCOL.md, "Data packets").
  *
  *   header = u8 (0x20 | phase) || u32 receiver index || u64 packet number
  *   packet = header || AEAD(key, nonce, ad = header, payload) || tag[16]

@@ -1,6 +1,6 @@
 /*
- * packet.h: protection of data packets (doc/transport-packets.md,
- * "Packets"); never installed.
+ * packet.h: protection of data packets (doc/PROTOCOL.md,
+ * "Data packets"); never installed.
  *
  *   0      type: 0x20 | key phase (0x01)
  *   1..4   u32 receiver index (chosen by the receiver in the handshake)
@@ -107,7 +107,7 @@ int trst_aead_local_best(void);
 /* Whether this machine can run `aead` (1) or not (0). */
 int trst_aead_available(int aead);
 
-/* The key and IV of a traffic secret (doc/transport-packets.md, "Keys"):
+/* The key and IV of a traffic secret (doc/PROTOCOL.md, "AEAD and keys"):
  *   key = BLAKE2b-256(key = secret, "tryst/pkt/key")
  *   iv  = first 12 bytes of BLAKE2b-128(key = secret, "tryst/pkt/iv") */
 void trst_pkt_derive(const uint8_t secret[TRST_PKT_SECRET_LEN], uint8_t key[TRST_PKT_KEY_LEN],

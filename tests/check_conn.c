@@ -5,6 +5,7 @@
  * the fake clock makes each run deterministic and fast.
  */
 #include "testutil.h"
+#include "vectors.h"
 
 #include "cc.h"
 #include "conn.h"
@@ -659,6 +660,89 @@ START_TEST(test_tparams)
 }
 END_TEST
 
+/* ---- the transport parameter vectors of doc/PROTOCOL.md ---- */
+
+static void tv_tparams(const struct tv_block *b, struct trst_tparams *tp)
+{
+	memset(tp, 0, sizeof *tp);
+	tp->max_data = tv_get_u64(b, "max-data");
+	tp->max_stream_data = tv_get_u64(b, "max-stream-data");
+	tp->max_streams = tv_get_u64(b, "max-streams");
+	tp->max_udp_payload = tv_get_u64(b, "max-udp-payload");
+	tp->idle_timeout_ms = tv_get_u64(b, "idle-timeout-ms");
+	tp->aeads = tv_get_u64(b, "aeads");
+}
+
+START_TEST(test_tparams_vectors)
+{
+	int encoded = 0, decoded = 0, refused = 0;
+	tv_load("doc/PROTOCOL.md");
+	for (int i = 0; i < tv_n_blocks; i++) {
+		const struct tv_block *b = &tv_blocks[i];
+		uint8_t want[TRST_TPARAMS_MAX_SIZE], got[TRST_TPARAMS_MAX_SIZE];
+		struct trst_tparams tp, back;
+		if (tv_is(b, "tparams")) {
+			size_t n = tv_get_hex(b, "tparams", want, sizeof want);
+			tv_tparams(b, &tp);
+			/* decode: the bytes give exactly the listed values */
+			memset(&back, 0x5a, sizeof back);
+			ck_assert_int_eq(trst_tparams_decode(want, n, &back), 0);
+			ck_assert(memcmp(&tp, &back, sizeof tp) == 0);
+			decoded++;
+			if (tv_get_nth(b, "decode-only", 0))
+				continue;
+			/* encode: the values give exactly the listed bytes */
+			ck_assert_uint_eq(trst_tparams_encode(&tp, got), n);
+			ck_assert_mem_eq(got, want, n);
+			/* and no proper prefix of them is accepted */
+			for (size_t k = 0; k < n; k++)
+				ck_assert_int_eq(trst_tparams_decode(want, k, &back),
+				                 TRYST_ERR_FRAME_MALFORMED);
+			encoded++;
+		} else if (tv_is(b, "tparams-invalid")) {
+			for (int j = 0; tv_get_nth(b, "bad", j); j++) {
+				const char *v = tv_get_nth(b, "bad", j);
+				char hex[2 * TRST_TPARAMS_MAX_SIZE + 1];
+				size_t h = 0;
+				for (; *v; v++) /* spaces separate fields for the reader */
+					if (*v != ' ' && h < sizeof hex - 1)
+						hex[h++] = *v;
+				hex[h] = '\0';
+				long n = trst_hex_decode(hex, h, want, sizeof want);
+				ck_assert_int_gt(n, 0);
+				ck_assert_int_eq(trst_tparams_decode(want, (size_t)n, &back),
+				                 TRYST_ERR_FRAME_MALFORMED);
+				refused++;
+			}
+		}
+	}
+	ck_assert_int_ge(encoded, 1);
+	ck_assert_int_ge(decoded, 2);
+	ck_assert_int_ge(refused, 5);
+}
+END_TEST
+
+/* Random values of every varint size survive encode and decode. */
+START_TEST(test_tparams_random)
+{
+	rng_state = 0x0123456789abcdefull;
+	for (int i = 0; i < 10000; i++) {
+		struct trst_tparams tp, back;
+		uint8_t buf[TRST_TPARAMS_MAX_SIZE];
+		uint64_t *f[] = {&tp.max_data,        &tp.max_stream_data, &tp.max_streams,
+		                 &tp.max_udp_payload, &tp.idle_timeout_ms, &tp.aeads};
+		for (size_t j = 0; j < TRST_ARRAY_LEN(f); j++)
+			*f[j] = rnd() >> (2 + rnd() % 62); /* 0 ..= 2^62 - 1, every length */
+		if (tp.max_udp_payload < 1200)
+			tp.max_udp_payload += 1200;
+		size_t n = trst_tparams_encode(&tp, buf);
+		ck_assert_uint_le(n, TRST_TPARAMS_MAX_SIZE);
+		ck_assert_int_eq(trst_tparams_decode(buf, n, &back), 0);
+		ck_assert(memcmp(&tp, &back, sizeof tp) == 0);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("conn");
@@ -674,6 +758,8 @@ int main(void)
 	tcase_add_test(tc, test_key_update);
 	tcase_add_test(tc, test_stream_reset);
 	tcase_add_test(tc, test_tparams);
+	tcase_add_test(tc, test_tparams_vectors);
+	tcase_add_test(tc, test_tparams_random);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

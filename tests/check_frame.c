@@ -1,5 +1,5 @@
 /* check_frame.c: varints and frames: round trips at every boundary, every
- * way to reject one, and the vectors of doc/transport-packets.md. */
+ * way to reject one, and the vectors of doc/PROTOCOL.md. */
 #include "vectors.h"
 
 #include "frame.h"
@@ -724,9 +724,9 @@ START_TEST(test_ack_eliciting)
 }
 END_TEST
 
-/* ---- the vectors of doc/transport-packets.md ---- */
+/* ---- the vectors of doc/PROTOCOL.md ---- */
 
-#define DOC "doc/transport-packets.md"
+#define DOC "doc/PROTOCOL.md"
 
 START_TEST(test_vector_varints)
 {

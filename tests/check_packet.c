@@ -1,7 +1,7 @@
 /* check_packet.c: packet protection: sealing and opening with both AEADs,
  * every way a packet is refused, the replay window, key updates across
  * reordering and forgery, the limits, and the vectors of
- * doc/transport-packets.md. */
+ * doc/PROTOCOL.md. */
 #include "vectors.h"
 
 #include <inttypes.h>
@@ -719,9 +719,9 @@ START_TEST(test_init_wipe)
 }
 END_TEST
 
-/* ---- the vectors of doc/transport-packets.md ---- */
+/* ---- the vectors of doc/PROTOCOL.md ---- */
 
-#define DOC "doc/transport-packets.md"
+#define DOC "doc/PROTOCOL.md"
 
 /* The derivations written out from the document, independently of src/. */
 static void kdf(uint8_t *out, size_t outlen, const char *label, const uint8_t secret[32])

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """handshake_ref.py: an independent implementation of the tryst handshake,
-written from doc/handshake.md alone, that prints the test vectors of
+written from doc/PROTOCOL.md ("Handshake") alone, that prints the test vectors of
 tests/check_handshake.c (compare with TRYST_PRINT_VECTORS=1
 tests/check_handshake).  It plays both sides, checks every mac and
 decryption, and needs only Python 3 and python3-cryptography (for X25519,
 Ed25519 and ChaCha20-Poly1305); HChaCha20, for XChaCha20-Poly1305, is
 written out below.  Not run by `make check`: it is a cross-check for whoever
 changes the protocol, and a second implementation to read.  With -v it
-also prints the intermediate values doc/handshake.md lists.
+also prints the intermediate values doc/PROTOCOL.md ("Handshake") lists.
 """
 import hashlib
 import struct

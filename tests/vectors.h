@@ -15,7 +15,7 @@
 
 #define TV_MAX_ENTRIES 32
 #define TV_MAX_VALUE   4096
-#define TV_MAX_BLOCKS  32
+#define TV_MAX_BLOCKS  64
 
 struct tv_entry {
 	char name[40];

@@ -26,6 +26,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "bench.h"
 #include "tryst.h"
 
 #define CHUNK (256 * 1024)
@@ -40,30 +41,6 @@ static void log_cb(int level, const char *msg, void *ud)
 {
 	(void)ud;
 	fprintf(stderr, "[%d] %d %s\n", (int)getpid(), level, msg);
-}
-
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static struct event_base *mkbase(void)
-{
-	struct event_config *c = event_config_new();
-	event_config_set_flag(c, EVENT_BASE_FLAG_PRECISE_TIMER);
-	struct event_base *b = event_base_new_with_config(c);
-	event_config_free(c);
-	return b;
 }
 
 static tryst_node *mknode(struct event_base *b, tryst_identity *id, void *ud, tryst_accept_fn acc,
@@ -104,7 +81,7 @@ static void rx_read(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	size_t n = evbuffer_get_length(in);
 	if (!r->got && n)
-		r->t_first = mono();
+		r->t_first = bench_now();
 	r->got += n;
 	evbuffer_drain(in, n);
 }
@@ -114,7 +91,7 @@ static void rx_event(struct bufferevent *bev, short what, void *arg)
 	struct rx *r = arg;
 	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING)) {
 		rx_read(bev, r);
-		r->t_last = mono();
+		r->t_last = bench_now();
 		/* Linger a moment so the last acknowledgements leave. */
 		struct timeval tv = {0, 200000};
 		if (++r->streams_done == n_streams)
@@ -207,7 +184,7 @@ static void tx_conn(tryst_conn *c, int ev, int err, void *arg)
 		event_base_loopexit(t->base, NULL);
 		return;
 	}
-	t->t_est = mono();
+	t->t_est = bench_now();
 	for (int i = 0; i < n_streams; i++) {
 		if (tryst_stream_open(c, &t->st[i]) < 0)
 			exit(1);
@@ -263,14 +240,14 @@ int main(int argc, char **argv)
 	if (pid == 0) {
 		struct rx r;
 		memset(&r, 0, sizeof r);
-		r.base = mkbase();
+		r.base = bench_base_new();
 		tryst_node *n = mknode(r.base, rid, &r, rx_accept, rx_conn, rx_stream);
 		uint16_t port = tryst_node_port(n);
 		if (write(fds[1], &port, sizeof port) != sizeof port)
 			_exit(1);
-		double c0 = cpu();
+		double c0 = bench_cpu_s();
 		event_base_dispatch(r.base);
-		double c1 = cpu();
+		double c1 = bench_cpu_s();
 		double out[4] = {(double)r.got, r.t_last - r.t_first, c1 - c0, 0};
 		if (write(res[1], out, sizeof out) != sizeof out)
 			_exit(1);
@@ -287,7 +264,7 @@ int main(int argc, char **argv)
 
 	struct tx t;
 	memset(&t, 0, sizeof t);
-	t.base = mkbase();
+	t.base = bench_base_new();
 	t.each = total / (uint64_t)n_streams;
 	t.buf = malloc(CHUNK);
 	memset(t.buf, 0x5a, CHUNK);
@@ -305,12 +282,12 @@ int main(int argc, char **argv)
 		s4->sin_port = htons(port);
 		inet_pton(AF_INET, ip, &s4->sin_addr);
 	}
-	double c0 = cpu();
-	t.t_dial = mono();
+	double c0 = bench_cpu_s();
+	t.t_dial = bench_now();
 	if (tryst_node_connect(n, rkey, &a, 1, &t, &t.conn) < 0)
 		return 1;
 	event_base_dispatch(t.base);
-	double c1 = cpu(), t_end = mono();
+	double c1 = bench_cpu_s(), t_end = bench_now();
 	struct tryst_conn_info info;
 	tryst_conn_get_info(t.conn, &info);
 	double rxr[4] = {0};

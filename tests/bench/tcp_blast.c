@@ -35,107 +35,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 static unsigned long long total = 4000000000ull;
 static double seconds;
 static size_t wsize = 131072;
 static const char *cc;
 static int v6;
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(double *user, double *sys)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	*user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
-	*sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-	return *user + *sys;
-}
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(2);
-}
-
-static unsigned long long parse_size(const char *s)
-{
-	char *end;
-	double v = strtod(s, &end);
-	switch (*end) {
-	case 'k':
-	case 'K': v *= 1e3; break;
-	case 'M': v *= 1e6; break;
-	case 'G': v *= 1e9; break;
-	}
-	return (unsigned long long)v;
-}
-
-static socklen_t resolve(const char *hostport, struct sockaddr_storage *ss)
-{
-	char host[256];
-	const char *colon = strrchr(hostport, ':');
-	struct addrinfo hints, *ai;
-	size_t hl;
-	socklen_t len;
-	if (!colon)
-		die("--send wants HOST:PORT");
-	hl = (size_t)(colon - hostport);
-	if (hl >= sizeof host)
-		die("host too long");
-	memcpy(host, hostport, hl);
-	host[hl] = 0;
-	if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
-		memmove(host, host + 1, hl - 2);
-		host[hl - 2] = 0;
-	}
-	memset(&hints, 0, sizeof hints);
-	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0) {
-		fprintf(stderr, "cannot resolve %s\n", hostport);
-		exit(2);
-	}
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	len = ai->ai_addrlen;
-	freeaddrinfo(ai);
-	return len;
-}
-
 static int listen_on(int family, uint16_t port, uint16_t *bound)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
 	int one = 1, fd = socket(family, SOCK_STREAM, 0);
 	if (fd < 0)
-		die("socket");
+		bench_die("socket");
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	memset(&ss, 0, sizeof ss);
-	if (family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-		int zero = 0;
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		len = sizeof *s6;
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		len = sizeof *s4;
-	}
-	if (bind(fd, (struct sockaddr *)&ss, len) != 0)
-		die("bind");
+	*bound = bench_bind_any(fd, family, port);
 	if (listen(fd, 1) != 0)
-		die("listen");
-	len = sizeof ss;
-	getsockname(fd, (struct sockaddr *)&ss, &len);
-	*bound = ntohs(family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-	                                  : ((struct sockaddr_in *)&ss)->sin_port);
+		bench_die("listen");
 	return fd;
 }
 
@@ -143,33 +59,35 @@ static int run_recv(int lfd)
 {
 	static char buf[1 << 20];
 	unsigned long long bytes = 0;
-	double t0 = 0, t1 = 0, u0, s0, u1, s1, c0, c1, t;
+	double t0 = 0, t1 = 0, t;
+	struct bench_cpu c0, c1;
 	int fd = accept(lfd, NULL, NULL);
 	if (fd < 0)
-		die("accept");
+		bench_die("accept");
 	close(lfd);
-	c0 = cpu_s(&u0, &s0);
+	c0 = bench_cpu_now();
 	for (;;) {
 		ssize_t n = read(fd, buf, sizeof buf);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			die("read");
+			bench_die("read");
 		}
 		if (n == 0)
 			break;
 		if (!bytes)
-			t0 = now_s();
+			t0 = bench_now();
 		bytes += (unsigned long long)n;
 	}
-	t1 = now_s();
-	c1 = cpu_s(&u1, &s1);
+	t1 = bench_now();
+	c1 = bench_cpu_now();
 	close(fd); /* tells the sender everything was read */
 	t = t1 > t0 ? t1 - t0 : 1e-9;
+	double usr = c1.user - c0.user, sys = c1.sys - c0.sys;
 	printf("  recv: %llu B, %.3f s, %.1f MB/s (%.1f Mbit/s), cpu %.3f s (usr %.3f sys %.3f)\n",
-	       bytes, t, bytes / t / 1e6, bytes * 8 / t / 1e6, c1 - c0, u1 - u0, s1 - s0);
+	       bytes, t, bytes / t / 1e6, bytes * 8 / t / 1e6, usr + sys, usr, sys);
 	printf("RECV recv_MBps=%.1f recv_Mbitps=%.1f recv_cpu_s=%.3f\n", bytes / t / 1e6,
-	       bytes * 8 / t / 1e6, c1 - c0);
+	       bytes * 8 / t / 1e6, usr + sys);
 	fflush(stdout);
 	return 0;
 }
@@ -178,7 +96,8 @@ static int run_send(const struct sockaddr_storage *to, socklen_t len)
 {
 	static char buf[1 << 20];
 	unsigned long long sent = 0;
-	double t0, t1, u0, s0, u1, s1, c0, c1, t, deadline;
+	double t0, t1, t, deadline;
+	struct bench_cpu c0, c1;
 	char used[32] = "?";
 	socklen_t ul = sizeof used - 1;
 	int fd = -1;
@@ -187,26 +106,25 @@ static int run_send(const struct sockaddr_storage *to, socklen_t len)
 	for (int tries = 0; tries < 100; tries++) {
 		fd = socket(to->ss_family, SOCK_STREAM, 0);
 		if (fd < 0)
-			die("socket");
+			bench_die("socket");
 		if (cc &&
 		    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, (socklen_t)strlen(cc)) != 0)
-			die("TCP_CONGESTION (modprobe tcp_<name>?)");
+			bench_die("TCP_CONGESTION (modprobe tcp_<name>?)");
 		if (connect(fd, (const struct sockaddr *)to, len) == 0)
 			break;
 		if (errno != ECONNREFUSED)
-			die("connect");
+			bench_die("connect");
 		close(fd);
 		fd = -1;
-		struct timespec ts = {0, 50 * 1000 * 1000};
-		nanosleep(&ts, NULL);
+		bench_sleep_ms(50);
 	}
 	if (fd < 0)
-		die("connect");
+		bench_die("connect");
 	getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, used, &ul);
 	used[ul < sizeof used ? ul : sizeof used - 1] = 0;
 	memset(buf, 'T', sizeof buf);
-	c0 = cpu_s(&u0, &s0);
-	t0 = now_s();
+	c0 = bench_cpu_now();
+	t0 = bench_now();
 	deadline = seconds > 0 ? t0 + seconds : 0;
 	while (sent < total) {
 		size_t n = total - sent < wsize ? (size_t)(total - sent) : wsize;
@@ -214,25 +132,26 @@ static int run_send(const struct sockaddr_storage *to, socklen_t len)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			die("write");
+			bench_die("write");
 		}
 		sent += (unsigned long long)w;
-		if (deadline && now_s() >= deadline)
+		if (deadline && bench_now() >= deadline)
 			break;
 	}
 	shutdown(fd, SHUT_WR);
 	/* wait until the receiver has read everything and closed */
 	while (read(fd, buf, sizeof buf) > 0)
 		;
-	t1 = now_s();
-	c1 = cpu_s(&u1, &s1);
+	t1 = bench_now();
+	c1 = bench_cpu_now();
 	close(fd);
 	t = t1 - t0;
+	double usr = c1.user - c0.user, sys = c1.sys - c0.sys;
 	printf("  send: %llu B, %.3f s, %.1f MB/s (%.1f Mbit/s), cc %s, cpu %.3f s (usr %.3f sys "
 	       "%.3f)\n",
-	       sent, t, sent / t / 1e6, sent * 8 / t / 1e6, used, c1 - c0, u1 - u0, s1 - s0);
+	       sent, t, sent / t / 1e6, sent * 8 / t / 1e6, used, usr + sys, usr, sys);
 	printf("SEND send_MBps=%.1f send_Mbitps=%.1f send_cpu_s=%.3f cc=%s\n", sent / t / 1e6,
-	       sent * 8 / t / 1e6, c1 - c0, used);
+	       sent * 8 / t / 1e6, usr + sys, used);
 	fflush(stdout);
 	return 0;
 }
@@ -247,30 +166,17 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	const char *recv_port = NULL, *send_to = NULL;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "--v6")) {
-			v6 = 1;
-			continue;
-		}
-		if (!v)
-			usage();
-		i++;
-		if (!strcmp(a, "--bytes"))
-			total = parse_size(v);
-		else if (!strcmp(a, "--seconds"))
-			seconds = atof(v);
-		else if (!strcmp(a, "--size"))
-			wsize = (size_t)parse_size(v);
-		else if (!strcmp(a, "--cc"))
-			cc = v;
-		else if (!strcmp(a, "--recv"))
-			recv_port = v;
-		else if (!strcmp(a, "--send"))
-			send_to = v;
-		else
-			usage();
-	}
+	const struct bench_opt opts[] = {
+	    {"--v6", BENCH_FLAG, &v6},
+	    {"--bytes", BENCH_ULL, &total},
+	    {"--seconds", BENCH_DOUBLE, &seconds},
+	    {"--size", BENCH_SIZE, &wsize},
+	    {"--cc", BENCH_STR, &cc},
+	    {"--recv", BENCH_STR, &recv_port},
+	    {"--send", BENCH_STR, &send_to},
+	};
+	if (bench_parse_opts(argc, argv, opts, sizeof opts / sizeof opts[0]) != 0)
+		usage();
 	if (wsize < 1 || wsize > (1 << 20))
 		usage();
 	if (seconds > 0 && total == 4000000000ull)
@@ -285,7 +191,7 @@ int main(int argc, char **argv)
 	}
 	if (send_to) {
 		struct sockaddr_storage ss;
-		socklen_t len = resolve(send_to, &ss);
+		socklen_t len = bench_resolve(send_to, SOCK_STREAM, &ss);
 		printf("tcp_blast: bytes=%llu seconds=%g to %s\n", total, seconds, send_to);
 		fflush(stdout);
 		return run_send(&ss, len);
@@ -301,12 +207,12 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		pid = fork();
 		if (pid < 0)
-			die("fork");
+			bench_die("fork");
 		if (pid == 0)
 			_exit(run_recv(lfd));
 		close(lfd);
 		snprintf(target, sizeof target, v6 ? "[::1]:%u" : "127.0.0.1:%u", port);
-		len = resolve(target, &ss);
+		len = bench_resolve(target, SOCK_STREAM, &ss);
 		run_send(&ss, len);
 		waitpid(pid, &status, 0);
 		return WIFEXITED(status) ? WEXITSTATUS(status) : 1;

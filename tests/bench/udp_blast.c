@@ -41,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
@@ -62,76 +64,6 @@ static socklen_t destlen;
 #define MARK_DATA 'D'
 #define MARK_END  'E'
 #define RXBUF     65536
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-struct cpu {
-	double user, sys;
-};
-
-static struct cpu cpu_now(void)
-{
-	struct rusage ru;
-	struct cpu c;
-	getrusage(RUSAGE_SELF, &ru);
-	c.user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
-	c.sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-	return c;
-}
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(2);
-}
-
-static unsigned long long parse_size(const char *s)
-{
-	char *end;
-	double v = strtod(s, &end);
-	switch (*end) {
-	case 'k':
-	case 'K': v *= 1e3; break;
-	case 'M': v *= 1e6; break;
-	case 'G': v *= 1e9; break;
-	}
-	return (unsigned long long)v;
-}
-
-static socklen_t resolve(const char *hostport, struct sockaddr_storage *ss)
-{
-	char host[256];
-	const char *colon = strrchr(hostport, ':');
-	struct addrinfo hints, *ai;
-	size_t hl;
-	socklen_t len;
-	if (!colon)
-		die("--send wants HOST:PORT");
-	hl = (size_t)(colon - hostport);
-	if (hl >= sizeof host)
-		die("host too long");
-	memcpy(host, hostport, hl);
-	host[hl] = 0;
-	if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
-		memmove(host, host + 1, hl - 2);
-		host[hl - 2] = 0;
-	}
-	memset(&hints, 0, sizeof hints);
-	hints.ai_socktype = SOCK_DGRAM;
-	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0) {
-		fprintf(stderr, "cannot resolve %s\n", hostport);
-		exit(2);
-	}
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	len = ai->ai_addrlen;
-	freeaddrinfo(ai);
-	return len;
-}
 
 static void bufsizes(int fd)
 {
@@ -186,7 +118,7 @@ static size_t gro_size(struct msghdr *h)
 static int run_recv(int fd, FILE *out)
 {
 	struct rx_stats st;
-	struct cpu c0 = cpu_now(), c1;
+	struct bench_cpu c0 = bench_cpu_now(), c1;
 	size_t nb = mode == M_SINGLE ? 1 : batch;
 	uint8_t *buf = malloc(nb * RXBUF);
 	struct mmsghdr *m = calloc(nb, sizeof *m);
@@ -198,12 +130,12 @@ static int run_recv(int fd, FILE *out)
 	double idle_limit = 2.0;
 
 	if (!buf || !m || !iov || !ctrl)
-		die("malloc");
+		bench_die("malloc");
 	memset(&st, 0, sizeof st);
 	if (mode == M_GSO) {
 		int one = 1;
 		if (setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) != 0)
-			die("UDP_GRO");
+			bench_die("UDP_GRO");
 	}
 	for (size_t i = 0; i < nb; i++) {
 		iov[i].iov_base = buf + i * RXBUF;
@@ -228,7 +160,7 @@ static int run_recv(int fd, FILE *out)
 				if (n < 0)
 					break;
 				if (!st.dgrams)
-					st.first = now_s();
+					st.first = bench_now();
 				account(&st, buf, (size_t)n, 0);
 				continue;
 			}
@@ -240,15 +172,15 @@ static int run_recv(int fd, FILE *out)
 			if (r <= 0)
 				break;
 			if (!st.dgrams)
-				st.first = now_s();
+				st.first = bench_now();
 			for (int i = 0; i < r; i++)
 				account(&st, iov[i].iov_base, m[i].msg_len,
 				        mode == M_GSO ? gro_size(&m[i].msg_hdr) : 0);
 		}
 		if (st.dgrams > before)
-			st.last = now_s();
+			st.last = bench_now();
 	}
-	c1 = cpu_now();
+	c1 = bench_cpu_now();
 	{
 		double t = st.last > st.first ? st.last - st.first : 1e-9;
 		double cpu = (c1.user - c0.user) + (c1.sys - c0.sys);
@@ -279,10 +211,9 @@ static void send_end(int fd, unsigned long long dgrams)
 	memcpy(end + 1, &dgrams, 8);
 	/* several times: any one may be dropped by a full receive buffer */
 	for (int i = 0; i < 20; i++) {
-		struct timespec ts = {0, 5 * 1000 * 1000};
 		sendto(fd, end, sizeof end, 0, unconnected ? (struct sockaddr *)&dest : NULL,
 		       unconnected ? destlen : 0);
-		nanosleep(&ts, NULL);
+		bench_sleep_ms(5);
 	}
 }
 
@@ -293,7 +224,7 @@ static int run_send(int fd, FILE *out)
 	struct mmsghdr *m;
 	struct iovec *iov;
 	unsigned long long sent = 0, dgrams = 0, errors = 0;
-	struct cpu c0, c1;
+	struct bench_cpu c0, c1;
 	double t0, t1;
 	union {
 		char b[CMSG_SPACE(sizeof(uint16_t))];
@@ -308,7 +239,7 @@ static int run_send(int fd, FILE *out)
 	m = calloc(per, sizeof *m);
 	iov = calloc(per, sizeof *iov);
 	if (!buf || !m || !iov)
-		die("malloc");
+		bench_die("malloc");
 	memset(buf, MARK_DATA, per * dsize);
 	for (size_t i = 0; i < per; i++) {
 		iov[i].iov_base = buf + i * dsize;
@@ -331,8 +262,8 @@ static int run_send(int fd, FILE *out)
 		memcpy(CMSG_DATA(c), &gs, sizeof gs);
 	}
 
-	c0 = cpu_now();
-	t0 = now_s();
+	c0 = bench_cpu_now();
+	t0 = bench_now();
 	while (sent < total) {
 		unsigned long long left = (total - sent + dsize - 1) / dsize;
 		size_t n = left < per ? (size_t)left : per;
@@ -351,14 +282,14 @@ static int run_send(int fd, FILE *out)
 		if (r < 0) {
 			/* ENOBUFS/ECONNREFUSED (receiver not up yet): count, go on */
 			if (++errors > 1000000)
-				die("send");
+				bench_die("send");
 			continue;
 		}
 		dgrams += (unsigned long long)r;
 		sent += (unsigned long long)r * dsize;
 	}
-	t1 = now_s();
-	c1 = cpu_now();
+	t1 = bench_now();
+	c1 = bench_cpu_now();
 	send_end(fd, dgrams);
 	{
 		double t = t1 - t0, cpu = (c1.user - c0.user) + (c1.sys - c0.sys);
@@ -389,32 +320,11 @@ static void usage(void)
 
 static int bind_recv(int family, uint16_t port, uint16_t *bound)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
 	int fd = socket(family, SOCK_DGRAM, 0);
 	if (fd < 0)
-		die("socket");
-	memset(&ss, 0, sizeof ss);
-	if (family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-		int zero = 0;
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		len = sizeof *s6;
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		len = sizeof *s4;
-	}
+		bench_die("socket");
 	bufsizes(fd);
-	if (bind(fd, (struct sockaddr *)&ss, len) != 0)
-		die("bind");
-	len = sizeof ss;
-	getsockname(fd, (struct sockaddr *)&ss, &len);
-	*bound = ntohs(family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-	                                  : ((struct sockaddr_in *)&ss)->sin_port);
+	*bound = bench_bind_any(fd, family, port);
 	return fd;
 }
 
@@ -422,7 +332,7 @@ static int connect_send(const struct sockaddr_storage *to, socklen_t len)
 {
 	int fd = socket(to->ss_family, SOCK_DGRAM, 0);
 	if (fd < 0)
-		die("socket");
+		bench_die("socket");
 	bufsizes(fd);
 	if (unconnected) {
 		memcpy(&dest, to, len);
@@ -431,50 +341,31 @@ static int connect_send(const struct sockaddr_storage *to, socklen_t len)
 	}
 	/* connected: the kernel looks the route up once */
 	if (connect(fd, (const struct sockaddr *)to, len) != 0)
-		die("connect");
+		bench_die("connect");
 	return fd;
 }
 
 int main(int argc, char **argv)
 {
-	const char *recv_port = NULL, *send_to = NULL;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "--v6")) {
-			v6 = 1;
-			continue;
-		}
-		if (!strcmp(a, "--unconnected")) {
-			unconnected = 1;
-			continue;
-		}
-		if (!v)
+	const char *recv_port = NULL, *send_to = NULL, *mode_name = NULL;
+	const struct bench_opt opts[] = {
+	    {"--v6", BENCH_FLAG, &v6},         {"--unconnected", BENCH_FLAG, &unconnected},
+	    {"--mode", BENCH_STR, &mode_name}, {"--size", BENCH_SIZE, &dsize},
+	    {"--bytes", BENCH_ULL, &total},    {"--batch", BENCH_SIZE, &batch},
+	    {"--segs", BENCH_SIZE, &segs},     {"--recv", BENCH_STR, &recv_port},
+	    {"--send", BENCH_STR, &send_to},
+	};
+	if (bench_parse_opts(argc, argv, opts, sizeof opts / sizeof opts[0]) != 0)
+		usage();
+	if (mode_name) {
+		if (!strcmp(mode_name, "single"))
+			mode = M_SINGLE;
+		else if (!strcmp(mode_name, "mmsg"))
+			mode = M_MMSG;
+		else if (!strcmp(mode_name, "gso"))
+			mode = M_GSO;
+		else
 			usage();
-		i++;
-		if (!strcmp(a, "--mode")) {
-			if (!strcmp(v, "single"))
-				mode = M_SINGLE;
-			else if (!strcmp(v, "mmsg"))
-				mode = M_MMSG;
-			else if (!strcmp(v, "gso"))
-				mode = M_GSO;
-			else
-				usage();
-		} else if (!strcmp(a, "--size")) {
-			dsize = (size_t)parse_size(v);
-		} else if (!strcmp(a, "--bytes")) {
-			total = parse_size(v);
-		} else if (!strcmp(a, "--batch")) {
-			batch = (size_t)parse_size(v);
-		} else if (!strcmp(a, "--segs")) {
-			segs = (size_t)parse_size(v);
-		} else if (!strcmp(a, "--recv")) {
-			recv_port = v;
-		} else if (!strcmp(a, "--send")) {
-			send_to = v;
-		} else {
-			usage();
-		}
 	}
 	if (dsize < 9 || dsize > 65507 || batch < 1 || batch > 1024 || segs < 1 || segs > 64)
 		usage();
@@ -488,7 +379,7 @@ int main(int argc, char **argv)
 	}
 	if (send_to) {
 		struct sockaddr_storage ss;
-		socklen_t len = resolve(send_to, &ss);
+		socklen_t len = bench_resolve(send_to, SOCK_DGRAM, &ss);
 		printf("udp_blast: mode=%s size=%zu bytes=%llu to %s\n", mode_names[mode], dsize,
 		       total, send_to);
 		return run_send(connect_send(&ss, len), stdout);
@@ -509,30 +400,27 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		fd = bind_recv(v6 ? AF_INET6 : AF_INET, 0, &port);
 		if (pipe(pfd) != 0)
-			die("pipe");
+			bench_die("pipe");
 		pid = fork();
 		if (pid < 0)
-			die("fork");
+			bench_die("fork");
 		if (pid == 0) {
 			char go;
 			close(pfd[1]);
 			/* tell the parent we are about to read, then read */
 			if (read(pfd[0], &go, 1) < 0)
-				die("read");
+				bench_die("read");
 			run_recv(fd, stdout);
 			_exit(0);
 		}
 		close(pfd[0]);
 		close(fd);
 		snprintf(target, sizeof target, v6 ? "[::1]:%u" : "127.0.0.1:%u", port);
-		len = resolve(target, &ss);
+		len = bench_resolve(target, SOCK_DGRAM, &ss);
 		fd = connect_send(&ss, len);
 		if (write(pfd[1], "g", 1) != 1)
-			die("write");
-		{
-			struct timespec ts = {0, 50 * 1000 * 1000};
-			nanosleep(&ts, NULL); /* let the receiver reach poll() */
-		}
+			bench_die("write");
+		bench_sleep_ms(50); /* let the receiver reach poll() */
 		run_send(fd, stdout);
 		waitpid(pid, &status, 0);
 		close(fd);

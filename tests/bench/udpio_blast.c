@@ -22,6 +22,7 @@
 
 #include <event2/event.h>
 
+#include "bench.h"
 #include "internal.h"
 #include "udp.h"
 
@@ -32,38 +33,10 @@ static size_t dsize = 1200, segs = 48;
 static unsigned long long total = 1000000000ull;
 static int no_gso, no_gro, v6;
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
 static void die(const char *what, int rc)
 {
 	fprintf(stderr, "udpio_blast: %s: %s\n", what, rc ? tryst_strerror(rc) : "failed");
 	exit(2);
-}
-
-static unsigned long long parse_size(const char *s)
-{
-	char *end;
-	double v = strtod(s, &end);
-	switch (*end) {
-	case 'k':
-	case 'K': v *= 1e3; break;
-	case 'M': v *= 1e6; break;
-	case 'G': v *= 1e9; break;
-	}
-	return (unsigned long long)v;
 }
 
 /* ---- receiver ---- */
@@ -79,7 +52,7 @@ static void on_recv(struct trst_udp *u, const struct trst_udp_rx *m, size_t n, v
 	struct rx *r = user;
 	(void)u;
 	if (!r->dgrams)
-		r->first = now_s();
+		r->first = bench_now();
 	r->callbacks++;
 	for (size_t i = 0; i < n; i++) {
 		if (m[i].len == 9 && m[i].data[0] == MARK_END) {
@@ -90,7 +63,7 @@ static void on_recv(struct trst_udp *u, const struct trst_udp_rx *m, size_t n, v
 		r->bytes += m[i].len;
 		r->dgrams++;
 	}
-	r->last = now_s();
+	r->last = bench_now();
 }
 
 static void on_idle(evutil_socket_t fd, short what, void *arg)
@@ -108,9 +81,9 @@ static int run_recv(struct event_base *base, struct trst_udp *u, struct rx *r)
 	struct event *t = evtimer_new(base, on_idle, base);
 	double c0, c1, t_s, loss;
 	evtimer_add(t, &idle);
-	c0 = cpu_s();
+	c0 = bench_cpu_s();
 	event_base_dispatch(base);
-	c1 = cpu_s();
+	c1 = bench_cpu_s();
 	trst_udp_get_stats(u, &st);
 	t_s = r->last > r->first ? r->last - r->first : 1e-9;
 	loss = r->expected ? 100.0 * (1.0 - (double)r->dgrams / (double)r->expected) : -1;
@@ -146,8 +119,8 @@ static void run_send(struct event_base *base, struct trst_udp *u, const struct s
 	if (!buf)
 		die("malloc", TRYST_ERR_NOMEM);
 	memset(buf, MARK_DATA, segs * dsize);
-	c0 = cpu_s();
-	t0 = now_s();
+	c0 = bench_cpu_s();
+	t0 = bench_now();
 	while (sent < total) {
 		unsigned long long left = (total - sent + dsize - 1) / dsize;
 		size_t n = left < segs ? (size_t)left : segs, got = 0;
@@ -163,14 +136,13 @@ static void run_send(struct event_base *base, struct trst_udp *u, const struct s
 			die("send", rc);
 		}
 	}
-	t1 = now_s();
-	c1 = cpu_s();
+	t1 = bench_now();
+	c1 = bench_cpu_s();
 	end[0] = MARK_END;
 	memcpy(end + 1, &dgrams, 8);
 	for (int i = 0; i < 20; i++) {
-		struct timespec ts = {0, 5 * 1000 * 1000};
 		trst_udp_send(u, to, tolen, end, sizeof end, 0, NULL);
-		nanosleep(&ts, NULL);
+		bench_sleep_ms(5);
 	}
 	trst_udp_get_stats(u, &st);
 	printf("  send: %llu B, %llu datagrams, %.3f s, %.1f MB/s, %.0f pkt/s, cpu %.3f s; "
@@ -203,25 +175,15 @@ int main(int argc, char **argv)
 	struct rx r;
 	const char *ip;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
-		if (!strcmp(a, "--no-gso"))
-			no_gso = 1;
-		else if (!strcmp(a, "--no-gro"))
-			no_gro = 1;
-		else if (!strcmp(a, "--v6"))
-			v6 = 1;
-		else if (!strcmp(a, "--size") && ++i)
-			dsize = (size_t)parse_size(v);
-		else if (!strcmp(a, "--bytes") && ++i)
-			total = parse_size(v);
-		else if (!strcmp(a, "--segs") && ++i)
-			segs = (size_t)parse_size(v);
-		else {
-			fprintf(stderr, "usage: udpio_blast [--size N] [--bytes N] [--segs N] "
-			                "[--no-gso] [--no-gro] [--v6]\n");
-			return 2;
-		}
+	const struct bench_opt opts[] = {
+	    {"--no-gso", BENCH_FLAG, &no_gso}, {"--no-gro", BENCH_FLAG, &no_gro},
+	    {"--v6", BENCH_FLAG, &v6},         {"--size", BENCH_SIZE, &dsize},
+	    {"--bytes", BENCH_ULL, &total},    {"--segs", BENCH_SIZE, &segs},
+	};
+	if (bench_parse_opts(argc, argv, opts, sizeof opts / sizeof opts[0]) != 0) {
+		fprintf(stderr, "usage: udpio_blast [--size N] [--bytes N] [--segs N] "
+		                "[--no-gso] [--no-gro] [--v6]\n");
+		return 2;
 	}
 	if (dsize < 10 || dsize > TRST_UDP_MAX_PAYLOAD || segs < 1 || segs > 1024)
 		return 2;
@@ -284,10 +246,7 @@ int main(int argc, char **argv)
 		((struct sockaddr_in *)&to)->sin_port = htons(port);
 		tolen = sizeof(struct sockaddr_in);
 	}
-	{
-		struct timespec ts = {0, 50 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
+	bench_sleep_ms(50);
 	run_send(base, u, (struct sockaddr *)&to, tolen);
 	waitpid(pid, &status, 0);
 	trst_udp_free(u);

@@ -4,7 +4,7 @@
  * one of three modes (the rest of the byte, modulo 3):
  *
  *  0  open: the rest is a datagram, opened by a receiver holding the keys
- *     of doc/transport-packets.md's vectors (so the seeds authenticate and
+ *     of doc/PROTOCOL.md's vectors (so the seeds authenticate and
  *     their mutations reach every check).  It must never crash; what opens
  *     is decoded as frames.
  *  1  round trip: the rest is a payload, sealed and opened back to the
