@@ -131,8 +131,10 @@ enum tryst_error {
 	TRYST_ERR_STREAM_RESET = -97,   /* the peer reset the stream */
 
 	/* discovery by key */
-	TRYST_ERR_NO_DISCOVERY = -130, /* the node has no discovery configured
-	                                  (DHT off, no server) */
+	TRYST_ERR_NO_DISCOVERY = -130,    /* the node has no discovery configured
+	                                     (DHT off, no server) */
+	TRYST_ERR_PROBE_MALFORMED = -131, /* a PUNCH probe or key query/reply with
+	                                     a bad type, length or version */
 	/* DHT discovery (src/dht.c; doc/PROTOCOL.md, "DHT storage and knocks") */
 	TRYST_ERR_NOT_FOUND = -120,       /* no valid record for the key */
 	TRYST_ERR_DHT = -121,             /* the DHT would not start, or no DHT

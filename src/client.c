@@ -200,9 +200,7 @@ static void srv_dial(struct srv *s)
 static void send_key_query(struct srv *s)
 {
 	uint8_t q[TRST_KEY_QUERY_SIZE];
-	memset(q, 0, sizeof q);
-	q[0] = TRST_KEY_QUERY_TYPE;
-	q[1] = TRST_KEY_QUERY_VERSION;
+	trst_key_query_encode(q);
 	trst_node_send_raw(s->cl->node, (struct sockaddr *)&s->addr, s->addrlen, q, sizeof q);
 	srv_arm(s, mono() + KEY_QUERY_GAP_US);
 }
@@ -406,15 +404,15 @@ static void key_reply_cb(void *ud, uint8_t *buf, size_t len, const struct sockad
                          socklen_t fromlen)
 {
 	struct trst_client *cl = ud;
+	const uint8_t *key;
 	(void)fromlen;
-	if (len != TRST_KEY_REPLY_SIZE || buf[1] != TRST_KEY_QUERY_VERSION ||
-	    !crypto_core_ed25519_is_valid_point(buf + 2))
+	if (trst_key_reply_decode(buf, len, &key) < 0)
 		return;
 	for (size_t i = 0; i < cl->n_srv; i++) {
 		struct srv *s = &cl->srv[i];
 		if (s->state != S_KEYQUERY || !trst_sockaddr_equal(from, (struct sockaddr *)&s->addr))
 			continue;
-		memcpy(s->key, buf + 2, TRYST_KEY_SIZE);
+		memcpy(s->key, key, TRYST_KEY_SIZE);
 		s->has_key = 1;
 		evtimer_del(s->timer);
 		srv_dial(s);

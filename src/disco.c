@@ -414,9 +414,7 @@ static void punch_arm(struct trst_disco *d)
 static void punch_send(struct trst_disco *d, struct punch *p)
 {
 	uint8_t probe[TRST_PUNCH_SIZE];
-	probe[0] = TRST_PUNCH_TYPE;
-	probe[1] = TRST_PUNCH_VERSION;
-	memcpy(probe + 2, p->token, TRST_TOKEN_SIZE);
+	trst_punch_encode(p->token, probe);
 	for (size_t i = 0; i < p->n_addrs; i++) {
 		socklen_t l = p->addrs[i].ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 		                                                : sizeof(struct sockaddr_in);

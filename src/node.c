@@ -608,11 +608,12 @@ int trst_node_connect_hooked(tryst_node *n, const uint8_t key[TRYST_KEY_SIZE],
 static void on_punch(tryst_node *n, const uint8_t *msg, size_t len, const struct sockaddr *from,
                      socklen_t fromlen)
 {
-	if (len != TRST_PUNCH_SIZE || msg[1] != TRST_PUNCH_VERSION)
+	const uint8_t *token;
+	if (trst_punch_decode(msg, len, &token) < 0)
 		return;
 	for (struct tryst_conn *c = n->conns; c; c = c->next) {
 		if (c->state != TC_DIALING || !c->has_token ||
-		    sodium_memcmp(c->token, msg + 2, TRST_TOKEN_SIZE) != 0)
+		    sodium_memcmp(c->token, token, TRST_TOKEN_SIZE) != 0)
 			continue;
 		struct sockaddr_storage ss;
 		memset(&ss, 0, sizeof ss);

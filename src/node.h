@@ -16,27 +16,11 @@
 #include <sys/socket.h>
 
 #include "internal.h"
+#include "punch.h"
 
 struct event_base;
 struct trst_disco;
 
-/* PUNCH probe: type, version, the 16-byte token from the dialer's knock.
- * Smaller than the initiation it may trigger, but only the holder of the
- * listener's secret key can read the token, so nobody else can aim
- * initiations with it. */
-#define TRST_PUNCH_TYPE    0x40
-#define TRST_PUNCH_VERSION 1
-#define TRST_TOKEN_SIZE    16
-#define TRST_PUNCH_SIZE    (2 + TRST_TOKEN_SIZE)
-
-/* KEY_QUERY / KEY_REPLY: a client that was not given a server's key asks
- * for it (trust on first use; pin KEY@HOST:PORT to avoid trusting the
- * path).  The reply is smaller than the query. */
-#define TRST_KEY_QUERY_TYPE    0x14
-#define TRST_KEY_REPLY_TYPE    0x15
-#define TRST_KEY_QUERY_VERSION 1
-#define TRST_KEY_QUERY_SIZE    64
-#define TRST_KEY_REPLY_SIZE    (2 + TRYST_KEY_SIZE)
 
 /* Start dialing `key` with no address yet (the handshake timeout runs from
  * now).  The token is what PUNCH probes for this dial must carry. */

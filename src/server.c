@@ -258,11 +258,9 @@ static void key_query_cb(void *ud, uint8_t *buf, size_t len, const struct sockad
 {
 	tryst_server *s = ud;
 	uint8_t reply[TRST_KEY_REPLY_SIZE];
-	if (len != TRST_KEY_QUERY_SIZE || buf[1] != TRST_KEY_QUERY_VERSION)
+	if (trst_key_query_decode(buf, len) < 0)
 		return;
-	reply[0] = TRST_KEY_REPLY_TYPE;
-	reply[1] = TRST_KEY_QUERY_VERSION;
-	memcpy(reply + 2, s->key, TRYST_KEY_SIZE);
+	trst_key_reply_encode(s->key, reply);
 	trst_node_send_raw(s->node, from, fromlen, reply, sizeof reply);
 }
 

@@ -62,6 +62,7 @@ TRYST_EXPORT const char *tryst_strerror(int err)
 	case TRYST_ERR_TIMEOUT: return "timed out";
 	case TRYST_ERR_STREAM_RESET: return "peer reset the stream";
 	case TRYST_ERR_NO_DISCOVERY: return "no discovery configured (DHT off and no server)";
+	case TRYST_ERR_PROBE_MALFORMED: return "punch probe or key query is malformed";
 	case TRYST_ERR_NOT_FOUND: return "no valid record found for the key";
 	case TRYST_ERR_DHT: return "the DHT could not be started or reached";
 	case TRYST_ERR_KNOCK_OPEN: return "knock does not open with this key (tampered or not ours)";
