@@ -17,8 +17,18 @@ struct builder {
 	uint8_t *p, *end;
 	struct trst_sent_packet sp;
 	int eliciting;
-	int mtu_probe; /* not counted in flight: its loss is no congestion */
+	int mtu_probe;    /* not counted in flight: its loss is no congestion */
+	uint8_t *payload; /* where the frames start (after the header) */
+	/* The last frame's data, still in its stream's send buffer: the
+	 * packet is sealed from there (finish_packet), not copied first. */
+	uint8_t *zdata;
+	size_t zlen;
 };
+
+/* Frames before the data of a packet sealed from a send buffer (ACK,
+ * control frames, the STREAM header) fit in this much; longer ones take
+ * the copying path. */
+#define ZC_PREFIX_MAX 256
 
 static int add_sent(struct builder *b, uint8_t type, uint64_t id, uint64_t offset, uint32_t len,
                     int fin)
@@ -200,7 +210,16 @@ static void put_streams(struct trst_conn *c, struct builder *b)
 		int with_len = !(h0 + len >= room - 8 ||
 		                 trst_frame_stream_header_len(s->id, off, len, 1) + len > room);
 		size_t h = trst_frame_stream_header_put(b->p, s->id, off, len, fin, with_len);
-		trst_send_copy(&s->send, off, len, b->p + h);
+		size_t prefix = (size_t)(b->p - b->payload) + h;
+		uint8_t *span = NULL;
+		if (!with_len && len && prefix <= ZC_PREFIX_MAX)
+			span = trst_send_span(&s->send, off, len, prefix);
+		if (span) {
+			b->zdata = span;
+			b->zlen = len;
+		} else {
+			trst_send_copy(&s->send, off, len, b->p + h);
+		}
 		b->p += h + len;
 		trst_send_sent(&s->send, off, len, fin, is_new);
 		if (is_new)
@@ -256,9 +275,25 @@ static int mtu_probe_due(struct trst_conn *c, uint64_t now, size_t cap)
 static size_t finish_packet(struct trst_conn *c, struct builder *b, uint8_t *out, size_t cap,
                             uint64_t now)
 {
-	size_t payload = (size_t)(b->p - (out + TRST_PKT_HEADER_LEN));
+	size_t payload = (size_t)(b->p - b->payload);
 	uint64_t pn;
-	ssize_t n = trst_pkt_seal(&c->crypto, out, payload, cap, &pn);
+	ssize_t n;
+	if (b->zdata) {
+		/* The AEAD wants the plaintext in one piece, and the data is
+		 * in the send buffer: lend it the frames before the data by
+		 * putting them just in front of it, seal from there, and give
+		 * the buffer its bytes back.  This saves copying every byte
+		 * of stream data into the datagram before encrypting it. */
+		uint8_t saved[ZC_PREFIX_MAX];
+		size_t prefix = payload - b->zlen;
+		uint8_t *start = b->zdata - prefix;
+		memcpy(saved, start, prefix);
+		memcpy(start, b->payload, prefix);
+		n = trst_pkt_seal_from(&c->crypto, out, start, payload, cap, &pn);
+		memcpy(start, saved, prefix);
+	} else {
+		n = trst_pkt_seal(&c->crypto, out, payload, cap, &pn);
+	}
 	if (n < 0) {
 		if (n == TRYST_ERR_PACKET_LIMIT)
 			trst_conn_enter_close(c, 0, (int)n, (uint64_t)-n,
@@ -314,7 +349,9 @@ static size_t conn_write(struct trst_conn *c, uint8_t *out, size_t cap, uint64_t
 	memset(&b.sp, 0, sizeof b.sp);
 	b.eliciting = 0;
 	b.mtu_probe = 0;
-	b.p = out + TRST_PKT_HEADER_LEN;
+	b.payload = b.p = out + TRST_PKT_HEADER_LEN;
+	b.zdata = NULL;
+	b.zlen = 0;
 
 	if (c->state == TRST_CONN_CLOSING) {
 		if (!c->close_pending)
