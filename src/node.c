@@ -20,11 +20,16 @@
 #include "conn.h"
 #include "handshake.h"
 #include "packet.h"
+#include "rxpool.h"
 #include "udp.h"
 
 #define MAX_DIAL_ADDRS 8
 /* Bytes a stream takes from its bufferevent before it stops reading. */
 #define STREAM_PULL_LIMIT (256 * 1024)
+/* Received stream data is copied into blocks of this size, kept for reuse
+ * up to RX_POOL_FREE idle ones (rxpool.h). */
+#define RX_POOL_BLOCK (128 * 1024)
+#define RX_POOL_FREE  32
 /* Default path MTU probing ceiling.  Real paths stop far below (the route
  * MTU caps each search); on loopback and jumbo-frame links larger datagrams
  * cut the per-packet cost of the kernel and the crypto. */
@@ -99,6 +104,7 @@ struct tryst_node {
 	size_t unconfirmed;
 	uint8_t *tx;
 	int in_flush;
+	struct trst_rxpool *rxpool;
 };
 
 static uint64_t mono_us(void)
@@ -787,6 +793,8 @@ TRYST_EXPORT int tryst_node_new(struct event_base *base, const struct tryst_node
 	rc = TRYST_ERR_NOMEM;
 	if (!(n->tx = malloc(TX_BUF)) || !(n->flush_ev = event_new(base, -1, 0, flush_cb, n)))
 		goto fail;
+	if ((rc = trst_rxpool_new(RX_POOL_BLOCK, RX_POOL_FREE, &n->rxpool)) < 0)
+		goto fail;
 	if ((rc = trst_hs_responder_new(&n->responder, n->id, tryst_now_us())) < 0)
 		goto fail;
 
@@ -836,6 +844,7 @@ TRYST_EXPORT void tryst_node_free(tryst_node *n)
 	if (n->flush_ev)
 		event_free(n->flush_ev);
 	free(n->tx);
+	trst_rxpool_release(n->rxpool);
 	tryst_identity_free(n->id);
 	trst_free(n);
 }
@@ -1109,7 +1118,8 @@ static void core_stream_data(void *ud, struct trst_cstream *cs, const uint8_t *d
 	}
 	/* Into our end's output: the pair moves it to the application's
 	 * input; credit comes back as the application drains it. */
-	evbuffer_add(bufferevent_get_output(st->ours), d, len);
+	if (trst_rxpool_add(st->conn->node->rxpool, bufferevent_get_output(st->ours), d, len) < 0)
+		stream_fail(st, TRYST_ERR_NOMEM, 0);
 }
 
 static void core_stream_fin(void *ud, struct trst_cstream *cs)
