@@ -736,13 +736,21 @@ static void check_key_phase(struct trst_conn *c, uint64_t now)
 int trst_conn_recv(struct trst_conn *c, uint8_t *pkt, size_t len, const struct sockaddr *from,
                    socklen_t fromlen, uint64_t now)
 {
+	return trst_conn_recv_into(c, pkt, len, NULL, from, fromlen, now);
+}
+
+int trst_conn_recv_into(struct trst_conn *c, uint8_t *pkt, size_t len, uint8_t *plain,
+                        const struct sockaddr *from, socklen_t fromlen, uint64_t now)
+{
 	uint64_t pn;
 	ssize_t plen;
 	int eliciting = 0, rc;
 
 	if (c->state == TRST_CONN_CLOSED || c->state == TRST_CONN_DRAINING)
 		return 0;
-	plen = trst_pkt_open(&c->crypto, pkt, len, &pn);
+	if (!plain && pkt)
+		plain = pkt + TRST_PKT_HEADER_LEN;
+	plen = trst_pkt_open_to(&c->crypto, pkt, len, plain, &pn);
 	if (plen < 0) {
 		if (plen == TRYST_ERR_PACKET_LIMIT)
 			protocol_error(c, (int)plen, "integrity limit reached", now);
@@ -768,7 +776,7 @@ int trst_conn_recv(struct trst_conn *c, uint8_t *pkt, size_t len, const struct s
 		c->peerlen = fromlen;
 	}
 
-	const uint8_t *p = pkt + TRST_PKT_HEADER_LEN, *end = p + plen;
+	const uint8_t *p = plain, *end = p + plen;
 	if (p == end) {
 		protocol_error(c, TRYST_ERR_FRAME_MALFORMED, "empty packet", now);
 		return 0;

@@ -669,7 +669,12 @@ static void on_data(tryst_node *n, uint8_t *pkt, size_t len, const struct sockad
 	struct tryst_conn *c = idx_find(n, idx);
 	if (!c || !c->core)
 		return;
-	if (trst_conn_recv(c->core, pkt, len, from, fromlen, now) < 0)
+	/* Opened into the pool that carries stream data to the application:
+	 * in-order data is then lent where it lies (rxpool.h). */
+	uint8_t *plain = trst_rxpool_scratch(n->rxpool, len);
+	int rc = trst_conn_recv_into(c->core, pkt, len, plain, from, fromlen, now);
+	trst_rxpool_scratch_done(n->rxpool);
+	if (rc < 0)
 		return; /* not authentic: as if it never came */
 	if (!c->confirmed && c->state == TC_OPEN) {
 		/* The first authentic packet from the initiator proves it

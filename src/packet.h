@@ -177,6 +177,14 @@ ssize_t trst_pkt_seal_from(struct trst_pkt_crypto *c, uint8_t *out, const uint8_
  * zeroes a plaintext that does not authenticate). */
 ssize_t trst_pkt_open(struct trst_pkt_crypto *c, uint8_t *pkt, size_t len, uint64_t *pn);
 
+/* The same, with the plaintext written to `plain` (room for len -
+ * TRST_PKT_OVERHEAD bytes; pkt + TRST_PKT_HEADER_LEN is trst_pkt_open)
+ * instead of over the ciphertext: the node opens packets straight into
+ * the memory that carries stream data to the application (rxpool.h).
+ * pkt is left as it was; on failure the bytes at plain are unspecified. */
+ssize_t trst_pkt_open_to(struct trst_pkt_crypto *c, const uint8_t *pkt, size_t len, uint8_t *plain,
+                         uint64_t *pn);
+
 /* The receiver index of a datagram, without any cryptography: lets the
  * socket layer find the connection before opening the packet.  Errors:
  * TRYST_ERR_PACKET_TRUNCATED (empty, or shorter than a header and a tag),

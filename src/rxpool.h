@@ -11,6 +11,11 @@
  * when every chain that points into it has been drained, and is reused
  * while its memory is still warm.
  *
+ * Better still, the node opens each packet straight into the pool
+ * (trst_rxpool_scratch, trst_conn_recv_into): stream data that arrives in
+ * order is then already where the application will read it, and
+ * trst_rxpool_add lends it without copying.
+ *
  * Single-threaded, like the node: the cleanup callbacks run where the
  * application drains its evbuffers, which must be the node's thread.
  */
@@ -30,6 +35,13 @@ int trst_rxpool_new(size_t block_size, size_t max_free, struct trst_rxpool **out
 /* Append a copy of data to buf.  Bytes larger than a block are added the
  * plain way (evbuffer_add).  Errors: TRYST_ERR_NOMEM. */
 int trst_rxpool_add(struct trst_rxpool *p, struct evbuffer *buf, const uint8_t *data, size_t len);
+
+/* Room for `len` bytes in the pool (NULL when len exceeds a block, or no
+ * memory), to open one packet into.  Until trst_rxpool_scratch_done, an
+ * add of bytes inside that room lends them where they are instead of
+ * copying; adds of other bytes never write into it. */
+uint8_t *trst_rxpool_scratch(struct trst_rxpool *p, size_t len);
+void trst_rxpool_scratch_done(struct trst_rxpool *p);
 
 /* The owner lets go.  Blocks still lent to evbuffers keep the pool alive;
  * it is freed when the last one comes back.  NULL-safe. */

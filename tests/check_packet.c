@@ -142,7 +142,8 @@ END_TEST
 
 /* Sealing from a separate plaintext buffer gives byte for byte the packet
  * that sealing in place gives (same keys, same packet number), leaves the
- * source untouched, and opens like any other. */
+ * source untouched, and opens like any other; opening into a separate
+ * buffer leaves the packet as it was. */
 START_TEST(test_seal_from)
 {
 	static const size_t sizes[] = {0, 1, 17, 1200, 16384, 65000};
@@ -170,6 +171,14 @@ START_TEST(test_seal_from)
 	                 TRYST_ERR_BUFFER);
 	ck_assert_int_eq(trst_pkt_seal_from(&a2, p2, NULL, 10, sizeof p2, NULL), TRYST_ERR_INVALID);
 	trst_pkt_crypto_wipe(&a2);
+	/* and opening into a separate buffer leaves the packet sealed */
+	size_t len = seal(&a, p1, payload, 1000, NULL);
+	memcpy(p2, p1, len);
+	ck_assert_int_eq(trst_pkt_open_to(&b, p1, len, plain, NULL), 1000);
+	ck_assert_mem_eq(plain, payload, 1000);
+	ck_assert_mem_eq(p1, p2, len);
+	ck_assert_int_eq(trst_pkt_open_to(&b, p1, len, plain, NULL), TRYST_ERR_PACKET_REPLAY);
+	ck_assert_int_eq(trst_pkt_open_to(&b, p1, len, NULL, NULL), TRYST_ERR_INVALID);
 }
 END_TEST
 

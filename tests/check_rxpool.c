@@ -92,6 +92,78 @@ START_TEST(test_release_with_lent_blocks)
 }
 END_TEST
 
+/* Bytes opened into the scratch room are lent where they lie (the
+ * evbuffer points at them); bytes from elsewhere added meanwhile are
+ * copied past the room, never into it. */
+START_TEST(test_scratch_in_place)
+{
+	static uint8_t other[3000], out[20000];
+	struct trst_rxpool *p;
+	struct evbuffer *buf = evbuffer_new();
+	ck_assert_int_eq(trst_rxpool_new(16384, 2, &p), 0);
+	fill(other, sizeof other, 4);
+	for (int round = 0; round < 50; round++) {
+		uint8_t *room = trst_rxpool_scratch(p, 9000);
+		ck_assert_ptr_nonnull(room);
+		fill(room, 9000, (uint32_t)round);
+		uint8_t expect[9000];
+		memcpy(expect, room, sizeof expect);
+		/* a "packet": 20 header bytes, 4000 data, 5 header, 3000 data */
+		ck_assert_int_eq(trst_rxpool_add(p, buf, room + 20, 4000), 0);
+		/* data from elsewhere (a reassembly ring) in between */
+		ck_assert_int_eq(trst_rxpool_add(p, buf, other, sizeof other), 0);
+		ck_assert_int_eq(trst_rxpool_add(p, buf, room + 4025, 3000), 0);
+		/* bytes already lent are not lent twice: copied instead */
+		ck_assert_int_eq(trst_rxpool_add(p, buf, room + 20, 10), 0);
+		trst_rxpool_scratch_done(p);
+		ck_assert_mem_eq(room, expect, sizeof expect); /* the room untouched */
+		struct evbuffer_iovec v[8];
+		int nv = evbuffer_peek(buf, -1, NULL, v, 8);
+		ck_assert_int_eq(nv, 4);
+		ck_assert_ptr_eq(v[0].iov_base, room + 20);
+		ck_assert_ptr_eq(v[2].iov_base, room + 4025);
+		ck_assert_ptr_ne(v[1].iov_base, other);
+		ck_assert_ptr_ne(v[3].iov_base, room + 20);
+		size_t n = evbuffer_get_length(buf);
+		ck_assert_uint_eq(n, 4000 + sizeof other + 3000 + 10);
+		ck_assert_int_eq(evbuffer_remove(buf, out, n), (int)n);
+		ck_assert_mem_eq(out, expect + 20, 4000);
+		ck_assert_mem_eq(out + 4000, other, sizeof other);
+		ck_assert_mem_eq(out + 4000 + sizeof other, expect + 4025, 3000);
+		ck_assert_mem_eq(out + 7000 + sizeof other, expect + 20, 10);
+	}
+	ck_assert_uint_le(trst_rxpool_live(p), 1 + 2 + 1);
+	ck_assert_ptr_null(trst_rxpool_scratch(p, 16385)); /* bigger than a block */
+	trst_rxpool_scratch_done(p);
+	trst_rxpool_release(p);
+	evbuffer_free(buf);
+}
+END_TEST
+
+/* A scratch room still open when its block stops being current, or when
+ * the pool is released: it stays valid until done. */
+START_TEST(test_scratch_block_kept)
+{
+	static uint8_t big[4000];
+	struct trst_rxpool *p;
+	struct evbuffer *buf = evbuffer_new();
+	ck_assert_int_eq(trst_rxpool_new(8192, 0, &p), 0);
+	uint8_t *room = trst_rxpool_scratch(p, 6000);
+	memset(room, 0x77, 6000);
+	/* copies no longer fit behind the room: a new block becomes current */
+	ck_assert_int_eq(trst_rxpool_add(p, buf, big, sizeof big), 0);
+	ck_assert_int_eq(trst_rxpool_add(p, buf, room + 100, 1000), 0);
+	evbuffer_drain(buf, evbuffer_get_length(buf));
+	for (int i = 0; i < 6000; i++)
+		ck_assert_uint_eq(room[i], 0x77);
+	trst_rxpool_scratch_done(p);
+	room = trst_rxpool_scratch(p, 100);
+	ck_assert_ptr_nonnull(room);
+	trst_rxpool_release(p); /* ends the scratch too; nothing leaks */
+	evbuffer_free(buf);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rxpool");
@@ -99,6 +171,8 @@ int main(void)
 	tcase_add_test(tc, test_bytes_intact);
 	tcase_add_test(tc, test_blocks_reused);
 	tcase_add_test(tc, test_release_with_lent_blocks);
+	tcase_add_test(tc, test_scratch_in_place);
+	tcase_add_test(tc, test_scratch_block_kept);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
