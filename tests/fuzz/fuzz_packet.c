@@ -5,8 +5,9 @@
  *
  *  0  open: the rest is a datagram, opened by a receiver holding the keys
  *     of doc/transport-packets.md's vectors (so the seeds authenticate and
- *     their mutations reach every check).  It must never crash; what opens
- *     is decoded as frames.
+ *     their mutations reach every check), in place and into a separate
+ *     buffer (trst_pkt_open_to), which must agree.  It must never crash;
+ *     what opens is decoded as frames.
  *  1  round trip: the rest is a payload, sealed and opened back to the
  *     same bytes, then refused as a replay and, with any one bit flipped,
  *     refused without a change to the receiver.
@@ -52,8 +53,8 @@ static void decode_all(const uint8_t *p, const uint8_t *end)
 
 static void mode_open(int aead, const uint8_t *in, size_t len)
 {
-	static struct trst_pkt_crypto r;
-	static uint8_t pkt[MAX_PAYLOAD + 64];
+	static struct trst_pkt_crypto r, r2;
+	static uint8_t pkt[MAX_PAYLOAD + 64], plain[MAX_PAYLOAD + 64];
 	uint32_t index;
 	uint64_t pn;
 
@@ -61,9 +62,17 @@ static void mode_open(int aead, const uint8_t *in, size_t len)
 		return;
 	if (trst_pkt_crypto_init(&r, aead, other_secret, vec_secret, VEC_INDEX, 1) != 0)
 		abort();
+	if (trst_pkt_crypto_init(&r2, aead, other_secret, vec_secret, VEC_INDEX, 1) != 0)
+		abort();
 	memcpy(pkt, in, len);
 	int peek = trst_pkt_peek_index(pkt, len, &index);
+	/* Opening into another buffer (the node's receive path) must agree
+	 * with opening in place, and leave the datagram as it was. */
+	ssize_t n2 = trst_pkt_open_to(&r2, in, len, plain, NULL);
 	ssize_t n = trst_pkt_open(&r, pkt, len, &pn);
+	if (n2 != n || (n > 0 && memcmp(plain, pkt + TRST_PKT_HEADER_LEN, (size_t)n) != 0))
+		abort();
+	trst_pkt_crypto_wipe(&r2);
 	if (n >= 0) {
 		if (peek != 0 || index != VEC_INDEX || (size_t)n != len - TRST_PKT_OVERHEAD ||
 		    pn > TRST_PKT_PN_MAX || r.replay_top != pn)
