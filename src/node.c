@@ -102,9 +102,9 @@ struct tryst_node {
 	struct tryst_conn *dirty;
 	struct event *flush_ev;
 	size_t unconfirmed;
+	struct trst_rxpool *rxpool; /* received stream data (rxpool.h) */
 	uint8_t *tx;
 	int in_flush;
-	struct trst_rxpool *rxpool;
 };
 
 static uint64_t mono_us(void)

@@ -27,18 +27,21 @@ trap 'rm -rf "$t"' EXIT
 head -c 1073741824 /dev/zero | tr '\0' 'x' >"$t/file" 2>/dev/null || head -c 1073741824 /dev/urandom >"$t/file"
 src/tryst keygen -o "$t/a" >"$t/akey" 2>/dev/null
 src/tryst keygen -o "$t/b" >/dev/null 2>&1
-# cli_pipe DIR LABEL: the CLI pipe path with DIR/src/tryst
+# cli_pipe: the CLI pipe path with the src/tryst of the current directory
+# (cli_old runs it in the old build directory)
 cli_pipe() {
-	: >"$t/l.err"
-	"$1"/src/tryst listen -i "$t/a" --bind 127.0.0.1 </dev/null 2>"$t/l.err" | cmp - "$t/file" &
+	src/tryst listen -i "$t/a" --bind 127.0.0.1 </dev/null 2>"$t/l.err" | cmp - "$t/file" &
 	lp=$!
 	port=
 	while [ -z "$port" ]; do sleep 0.05; port=$(sed -n 's/.*on UDP port \([0-9]*\).*/\1/p' "$t/l.err"); done
 	s=$(date +%s.%N)
-	"$1"/src/tryst connect "$(cat "$t/akey")" --addr "127.0.0.1:$port" -i "$t/b" <"$t/file" >/dev/null
+	src/tryst connect "$(cat "$t/akey")" --addr "127.0.0.1:$port" -i "$t/b" <"$t/file" >/dev/null
 	wait $lp
 	e=$(date +%s.%N)
-	echo "${2}tryst CLI pipe: 1024 MiB in $(echo "$e - $s" | bc) s = $(echo "1073.741824 / ($e - $s)" | bc) MB/s"
+	echo "${label:-}tryst CLI pipe: 1024 MiB in $(echo "$e - $s" | bc) s = $(echo "1073.741824 / ($e - $s)" | bc) MB/s"
+}
+cli_old() {
+	(cd "$old" && label="old " && cli_pipe)
 }
 # both ARGS...: a bench_transport row with this build, then with the old one
 both() {
@@ -50,8 +53,10 @@ for i in $(seq 1 "$runs"); do
 	both --bytes 1073741824
 	both --bytes 1073741824 --mtu 1452
 	both --bytes 1073741824 --cc bbr
-	cli_pipe . ""
-	if [ -n "$old" ]; then cli_pipe "$old" "old "; fi
+	: >"$t/l.err" # no port of a listener that has gone
+	cli_pipe
+	: >"$t/l.err"
+	if [ -n "$old" ]; then cli_old; fi
 	$b/udp_blast --mode mmsg --size 1200 --bytes 1G | tail -1
 	$b/udp_blast --mode gso --size 1200 --bytes 4G | tail -1
 	$b/tcp_blast --bytes 4G | tail -1

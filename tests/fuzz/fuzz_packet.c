@@ -5,9 +5,8 @@
  *
  *  0  open: the rest is a datagram, opened by a receiver holding the keys
  *     of doc/transport-packets.md's vectors (so the seeds authenticate and
- *     their mutations reach every check), in place and into a separate
- *     buffer (trst_pkt_open_to), which must agree.  It must never crash;
- *     what opens is decoded as frames.
+ *     their mutations reach every check).  It must never crash; what opens
+ *     is decoded as frames.
  *  1  round trip: the rest is a payload, sealed and opened back to the
  *     same bytes, then refused as a replay and, with any one bit flipped,
  *     refused without a change to the receiver.
@@ -16,6 +15,10 @@
  *     carry real acknowledgements.  A genuine packet must open unless it is
  *     older than the keys the receiver still holds; duplicates and
  *     forgeries must be refused without changing the receiver.
+ *
+ * Mode 0 also opens each datagram into a separate buffer
+ * (trst_pkt_open_to, the node's receive path), which must agree with
+ * opening in place and leave the datagram as it was.
  */
 #include <stdlib.h>
 #include <string.h>
