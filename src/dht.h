@@ -44,8 +44,10 @@ typedef struct trst_dht_op trst_dht_op;
  * about 1 OpenDHT operation in 150 takes 1-4 s on a healthy network
  * (LAB.md), and a second try usually answers in a millisecond. */
 #define TRST_DHT_RETRY_MS 700u
-/* First wait after a failed put (doubling up to the maximum). */
-#define TRST_DHT_PUT_RETRY_MIN_MS 1000u
+/* First wait after a failed put (doubling up to the maximum).  Short: a
+ * node that has just started fails its first put (no peer known yet), and
+ * its record should be visible as soon as it has peers. */
+#define TRST_DHT_PUT_RETRY_MIN_MS 125u
 #define TRST_DHT_PUT_RETRY_MAX_MS 60000u
 /* Knocks remembered (to deliver each once) at most. */
 #define TRST_DHT_KNOCKS_SEEN 256

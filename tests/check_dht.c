@@ -242,7 +242,7 @@ START_TEST(test_refresh_and_retry)
 {
 	/* A permanent put stays for hours of fake time (the store refreshes
 	 * it), while a plain value is gone after 10 minutes.  A put that
-	 * fails is retried after 1 s, 2 s, 4 s... */
+	 * fails is retried after MIN, 2 MIN, 4 MIN... (TRST_DHT_PUT_RETRY_MIN_MS) */
 	struct env e;
 	uint8_t rec[TRYST_RECORD_MAX_SIZE], junk[300] = {1}, ptr[20];
 	env_init(&e, 100);
@@ -255,15 +255,16 @@ START_TEST(test_refresh_and_retry)
 	spin(&e);
 	ck_assert_uint_eq(stats(&e).puts, 1);
 	ck_assert_uint_eq(count_at(&e, TRYST_POINTER_RECORD, e.ka, EPOCH0), 0);
-	trst_kv_fake_advance(e.kv, 999999);
+	const uint64_t min_us = TRST_DHT_PUT_RETRY_MIN_MS * 1000ull;
+	trst_kv_fake_advance(e.kv, min_us - 1);
 	spin(&e);
-	ck_assert_uint_eq(stats(&e).puts, 1); /* not before 1 s */
+	ck_assert_uint_eq(stats(&e).puts, 1); /* not before MIN */
 	trst_kv_fake_advance(e.kv, 1);
 	spin(&e);
 	ck_assert_uint_eq(stats(&e).puts, 2);
-	trst_kv_fake_advance(e.kv, 2 * S_US - 1);
+	trst_kv_fake_advance(e.kv, 2 * min_us - 1);
 	spin(&e);
-	ck_assert_uint_eq(stats(&e).puts, 2); /* backing off: 2 s now */
+	ck_assert_uint_eq(stats(&e).puts, 2); /* backing off: 2 MIN now */
 	trst_kv_fake_set_loss(e.kv, 0, 0);
 	trst_kv_fake_advance(e.kv, 1);
 	spin(&e);

@@ -10,25 +10,8 @@ set -u
 TRYST=${TRYST:?set by make check}
 DHTNODES=${DHTNODES:?set by make check}
 NET=0x7e57c11
-t=$(mktemp -d /tmp/tryst-dht.XXXXXX)
-pids=
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$t"
-}
-trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-wait_for() { # file pattern seconds
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt $(($3 * 20)) ] && return 1
-		sleep 0.05
-	done
-}
+. "$(dirname "$0")/testlib.sh"
+tl_begin dht
 
 "$TRYST" keygen -o "$t/a" >"$t/a.key" 2>/dev/null || { echo "keygen failed"; exit 1; }
 "$TRYST" keygen -o "$t/b" >"$t/b.key" 2>/dev/null || { echo "keygen failed"; exit 1; }
@@ -115,5 +98,4 @@ wait $ppid && ok "publish exits 0 on SIGTERM" || bad "publish exit status"
 "$TRYST" id -i "$t/a" --no-dht >/dev/null && "$TRYST" keygen -o "$t/d" --no-dht >/dev/null 2>&1 &&
 	ok "id and keygen accept --no-dht" || bad "--no-dht refused"
 
-echo "cli_dht: $pass passed, $fail failed"
-[ $fail = 0 ]
+tl_end cli_dht

@@ -8,25 +8,8 @@
 # errors; SIGTERM stops the server with exit 0.
 set -u
 TRYST=${TRYST:?set by make check}
-t=$(mktemp -d /tmp/tryst-srv.XXXXXX)
-pids=
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$t"
-}
-trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-wait_for() { # file pattern seconds
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt $(($3 * 20)) ] && return 1
-		sleep 0.05
-	done
-}
+. "$(dirname "$0")/testlib.sh"
+tl_begin srv
 
 for k in s a b; do
 	"$TRYST" keygen -o "$t/$k" >"$t/$k.key" 2>/dev/null || { echo "keygen failed"; exit 1; }
@@ -107,5 +90,4 @@ cmp -s "$t/data" "$t/copy2" && ok "bytes intact after the restart" || bad "copy2
 kill -TERM $spid
 wait $spid && ok "SIGTERM: server exits 0" || bad "server exit status"
 
-echo "cli_server: $pass passed, $fail failed"
-[ $fail = 0 ]
+tl_end cli_server

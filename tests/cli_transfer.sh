@@ -5,16 +5,8 @@
 # timeout; a bad key is a usage error.
 set -u
 TRYST=${TRYST:?set by make check}
-t=$(mktemp -d /tmp/tryst-xfer.XXXXXX)
-pids=
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	rm -rf "$t"
-}
-trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/testlib.sh"
+tl_begin xfer
 
 "$TRYST" keygen -o "$t/a" >"$t/a.key" 2>/dev/null || { echo "keygen failed"; exit 1; }
 "$TRYST" keygen -o "$t/b" >"$t/b.key" 2>/dev/null || { echo "keygen failed"; exit 1; }
@@ -98,5 +90,4 @@ grep -q "56 characters" "$t/badkey.err" && ok "truncated key explained" || bad "
 "$TRYST" connect "$akey" -i "$t/b" --no-dht </dev/null >/dev/null 2>/dev/null
 [ $? -eq 2 ] && ok "no address, no DHT, no server: usage error" || bad "no address accepted"
 
-echo "cli_transfer: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+tl_end cli_transfer

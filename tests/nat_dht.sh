@@ -11,19 +11,13 @@ set -u
 TRYST=${TRYST:?set by make check}
 DHTNODES=${DHTNODES:?set by make check}
 here=$(dirname "$0")
+. "$here/testlib.sh"
 . "$here/natlab/natlab.sh"
 nl_require
 NET=0x7e57a7
-t=$(mktemp -d /tmp/tryst-natdht.XXXXXX)
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-finish() {
-	nl_cleanup
-	rm -rf "$t"
-}
+tl_extra_cleanup() { nl_cleanup; }
+tl_begin natdht
 nl_setup || { echo "cannot build the NAT lab"; exit 1; }
-trap finish EXIT INT TERM
 nl_nat 1 home
 
 "$TRYST" keygen -o "$t/a" >"$t/a.key" 2>/dev/null
@@ -33,14 +27,14 @@ head -c 2000000 /dev/urandom >"$t/data"
 
 # The DHT lives on the public side.
 nl_bg pub "$t/dht.ports" "$t/dht.err" "$DHTNODES" -n 5 --network $NET
-nl_wait_for "$t/dht.ports" '[0-9]' 10 || { echo "dhtnodes did not start"; exit 1; }
+wait_for "$t/dht.ports" '[0-9]' 10 || { echo "dhtnodes did not start"; exit 1; }
 dport=$(cut -d' ' -f1 "$t/dht.ports")
 
 # The listener, behind r1's NAT, bound to its private address.
 nl_bg a "$t/copy" "$t/listen.err" "$TRYST" listen -i "$t/a" --bind 10.0.1.2 \
 	--bootstrap "100.64.1.1:$dport" --dht-network $NET
 lpid=$NL_LAST
-nl_wait_for "$t/listen.err" "published in the DHT" 10 || bad "listener did not start: $(cat "$t/listen.err")"
+wait_for "$t/listen.err" "published in the DHT" 10 || bad "listener did not start: $(cat "$t/listen.err")"
 
 # Its record is visible from the public side, and names only 10.0.1.2.
 found=0
@@ -67,5 +61,4 @@ grep -q "connected to .* from 100.64.1.1:" "$t/listen.err" &&
 	ok "the path is direct (the listener saw the dialer's own public address)" ||
 	bad "path: $(grep connected "$t/listen.err")"
 
-echo "nat_dht: $pass passed, $fail failed"
-[ $fail = 0 ]
+tl_end nat_dht

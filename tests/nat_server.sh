@@ -9,18 +9,12 @@
 set -u
 TRYST=${TRYST:?set by make check}
 here=$(dirname "$0")
+. "$here/testlib.sh"
 . "$here/natlab/natlab.sh"
 nl_require
-t=$(mktemp -d /tmp/tryst-natsrv.XXXXXX)
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-finish() {
-	nl_cleanup
-	rm -rf "$t"
-}
+tl_extra_cleanup() { nl_cleanup; }
+tl_begin natsrv
 nl_setup || { echo "cannot build the NAT lab"; exit 1; }
-trap finish EXIT INT TERM
 nl_nat 1 home
 nl_nat 2 home
 
@@ -33,7 +27,7 @@ head -c 2000000 /dev/urandom >"$t/data"
 # an unbound socket would answer the far side from the other one, which no
 # NAT takes for a reply.
 nl_bg pub /dev/null "$t/server.err" "$TRYST" server -i "$t/s" --listen 100.64.1.1:0 --no-dht
-nl_wait_for "$t/server.err" "on UDP port" 5 || { echo "server did not start: $(cat "$t/server.err")"; exit 1; }
+wait_for "$t/server.err" "on UDP port" 5 || { echo "server did not start: $(cat "$t/server.err")"; exit 1; }
 sport=$(sed -n 's/.*on UDP port \([0-9]*\).*/\1/p' "$t/server.err" | head -1)
 srv="$skey@100.64.1.1:$sport"
 
@@ -59,5 +53,4 @@ grep -q "connected to .* from 100.64.2.2:" "$t/listen.err" &&
 	ok "direct path through both NATs (dialer seen at 100.64.2.2)" ||
 	bad "path: $(grep connected "$t/listen.err")"
 
-echo "nat_server: $pass passed, $fail failed"
-[ $fail = 0 ]
+tl_end nat_server

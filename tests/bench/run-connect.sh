@@ -58,7 +58,14 @@ trial() {
 			<"$t/one" >/dev/null 2>"$t/l$n.err" &
 		lp=$!
 		wait_for "$t/l$n.err" "published in the DHT"
-		sleep 0.2 # the record's put reaches the DHT (about 5 ms, BENCHMARKS.md)
+		# A listener is up long before anyone dials it: wait until its
+		# record is visible from elsewhere (its new DHT node's first put
+		# may need a retry) before timing the dialer.
+		w=0
+		until $T lookup "$key" --bootstrap "$boot" --dht-network $NET -t 2 >/dev/null 2>&1; do
+			w=$((w + 1))
+			[ $w -gt 20 ] && break
+		done
 		set -- --bootstrap "$boot2" --dht-network $NET
 	elif [ "$mode" = addr ]; then
 		$T listen -i "$t/a$n" --bind 127.0.0.1 --no-dht <"$t/one" >/dev/null 2>"$t/l$n.err" &

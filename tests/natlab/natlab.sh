@@ -1,4 +1,5 @@
-# natlab.sh: the NAT lab, sourced by the NAT tests (DESIGN.md section 10).
+# natlab.sh: the NAT lab, sourced by the NAT tests (DESIGN.md section 10)
+# after tests/testlib.sh.
 # It builds network namespaces, veth pairs and iptables NAT itself, and
 # removes all of them again on exit (even on failure or ^C).  Every address
 # exists only inside these namespaces.
@@ -12,7 +13,8 @@
 #                            random MASQUERADE --random-fully (a new port per
 #                                   destination: "symmetric") + firewall
 #   nl_run NS CMD...       run CMD in namespace NS (pub, r1, r2, a, b)
-#   nl_cleanup             (on EXIT) kill what nl_bg started, delete all
+#   nl_cleanup             kill what nl_bg started, delete every namespace
+#                          (a test calls it from its exit cleanup)
 #   nl_bg NS OUT ERR CMD...  start CMD in NS in the background
 #
 # Topology:
@@ -68,7 +70,6 @@ nl_cleanup() {
 }
 
 nl_setup() {
-	trap nl_cleanup EXIT INT TERM
 	for n in pub r1 r2 a b; do
 		ip netns add "$(nl_ns $n)" || return 1
 		nl_run $n ip link set lo up
@@ -110,14 +111,4 @@ nl_nat() {
 	esac
 	nl_run $r iptables -A INPUT -i wan -m conntrack --ctstate NEW,INVALID -j DROP
 	nl_run $r iptables -A FORWARD -i wan -m conntrack --ctstate NEW,INVALID -j DROP
-}
-
-# wait_for FILE PATTERN SECONDS
-nl_wait_for() {
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt $(($3 * 20)) ] && return 1
-		sleep 0.05
-	done
 }
