@@ -41,7 +41,7 @@ struct rw_client {
 	void *ud;
 };
 
-static void rw_read(struct bufferevent *bev, void *arg)
+static inline void rw_read(struct bufferevent *bev, void *arg)
 {
 	struct rw_client *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
@@ -71,7 +71,7 @@ static void rw_read(struct bufferevent *bev, void *arg)
 	}
 }
 
-static void rw_event(struct bufferevent *bev, short what, void *arg)
+static inline void rw_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct rw_client *c = arg;
 	(void)bev;
@@ -79,7 +79,7 @@ static void rw_event(struct bufferevent *bev, short what, void *arg)
 		c->closed = 1;
 }
 
-static void rw_conn(tryst_conn *conn, int event, int err, void *arg)
+static inline void rw_conn(tryst_conn *conn, int event, int err, void *arg)
 {
 	struct rw_client *c = arg;
 	(void)err;
@@ -102,9 +102,11 @@ static void rw_conn(tryst_conn *conn, int event, int err, void *arg)
 /* Make the client's node (bound to bind_ip, port 0) and dial the server;
  * c->established (or c->closed) tells when it is done.  Returns 0 or the
  * error of tryst_node_new / tryst_node_connect. */
-static int rw_client_start(struct rw_client *c, struct event_base *base, const tryst_identity *id,
-                           const char *bind_ip, const uint8_t server_key[TRYST_KEY_SIZE],
-                           const struct sockaddr_storage *server_addr, rw_msg_fn on_msg, void *ud)
+static inline int rw_client_start(struct rw_client *c, struct event_base *base,
+                                  const tryst_identity *id, const char *bind_ip,
+                                  const uint8_t server_key[TRYST_KEY_SIZE],
+                                  const struct sockaddr_storage *server_addr, rw_msg_fn on_msg,
+                                  void *ud)
 {
 	struct tryst_node_config nc;
 	int rc;
@@ -123,7 +125,7 @@ static int rw_client_start(struct rw_client *c, struct event_base *base, const t
 	return tryst_node_connect(c->node, server_key, server_addr, 1, c, &c->conn);
 }
 
-static void rw_client_free(struct rw_client *c)
+static inline void rw_client_free(struct rw_client *c)
 {
 	tryst_stream_free(c->st);
 	tryst_conn_free(c->conn);
@@ -133,7 +135,7 @@ static void rw_client_free(struct rw_client *c)
 
 /* Encode m (its id is set to the next one and returned) onto the control
  * stream.  Returns the id, or a negative TRYST_ERR_*. */
-static long rw_send(struct rw_client *c, struct trst_rdv_msg *m)
+static inline long rw_send(struct rw_client *c, struct trst_rdv_msg *m)
 {
 	uint8_t buf[TRST_RDV_REQUEST_MAX + 64];
 	size_t len;
@@ -150,13 +152,13 @@ static long rw_send(struct rw_client *c, struct trst_rdv_msg *m)
 
 /* Raw bytes onto the control stream (a message the codec would refuse to
  * write). */
-static void rw_send_bytes(struct rw_client *c, const uint8_t *p, size_t len)
+static inline void rw_send_bytes(struct rw_client *c, const uint8_t *p, size_t len)
 {
 	if (c->st)
 		bufferevent_write(tryst_stream_bufferevent(c->st), p, len);
 }
 
-static double rw_now(void)
+static inline double rw_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -164,7 +166,7 @@ static double rw_now(void)
 }
 
 /* Run the loop until *flag is non-zero or `seconds` pass; returns *flag. */
-static int rw_run_until(struct event_base *base, const int *flag, double seconds)
+static inline int rw_run_until(struct event_base *base, const int *flag, double seconds)
 {
 	double end = rw_now() + seconds;
 	while (!*flag && rw_now() < end) {
