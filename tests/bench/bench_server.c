@@ -20,8 +20,8 @@
  *  3. A mix (40 % DISCOVER of 10, 30 % REGISTER refresh, 20 % LOOKUP,
  *     10 % REFLECT), 100 per connection, pipelined like phase 1.
  *  4. DISCOVER of "all" (1000 records per answer), one at a time from one
- *     client: latency at the client (median, p99), and the server's CPU
- *     per DISCOVER.
+ *     client: the first 20 each, then latency at the client (median, p99)
+ *     and the server's CPU per DISCOVER of --discovers more.
  *  5. Relay: RELAY_OPEN from client 0 to client 1, then 1200-byte 0x30
  *     datagrams from client 0's socket (a child process sends them) for
  *     --relay-seconds; throughput measured at client 1's socket, and the
@@ -42,6 +42,8 @@
 
 #include "bench.h"
 #include "rdvwire.h"
+
+#define WARM_DISCOVERS 20
 
 static const char *server_text;
 static unsigned long long pid, n_keys = 1000, per_key = 100, window = 32, n_disc = 1000;
@@ -395,12 +397,16 @@ int main(int argc, char **argv)
 	double cpu_mix = server_cpu() - cpu0;
 	uint64_t n_mix = 100 * n_keys;
 
-	/* 4. DISCOVER of 1000, one at a time */
-	double *lat = calloc(n_disc, sizeof *lat);
+	/* 4. DISCOVER of 1000, one at a time.  The first WARM_DISCOVERS on
+	 * the connection are timed apart: until then its answers of 141 KB
+	 * meet a sender that has only carried small messages (see
+	 * doc/BENCHMARKS.md). */
+	double *lat = calloc(n_disc + WARM_DISCOVERS, sizeof *lat), *warm = lat + n_disc;
 	unsigned long long pipelined = window;
 	window = 1;
-	cpu0 = server_cpu();
-	for (size_t i = 0; i < n_disc; i++) {
+	for (size_t i = 0; i < n_disc + WARM_DISCOVERS; i++) {
+		if (i == WARM_DISCOVERS)
+			cpu0 = server_cpu();
 		uint64_t want = done + 1;
 		phase = 4;
 		gens[0].todo = 1;
@@ -413,10 +419,19 @@ int main(int argc, char **argv)
 			        failed ? fail_what : "");
 			return 1;
 		}
-		lat[i] = (last_answer - gens[0].sent_at) * 1e6;
+		double us = (last_answer - gens[0].sent_at) * 1e6;
+		if (i < WARM_DISCOVERS)
+			warm[i] = us;
+		else
+			lat[i - WARM_DISCOVERS] = us;
 	}
 	double cpu_disc = server_cpu() - cpu0;
 	qsort(lat, n_disc, sizeof *lat, cmp_double);
+	unsigned over1 = 0, over10 = 0;
+	for (size_t i = 0; i < n_disc; i++) {
+		over1 += lat[i] > 1000;
+		over10 += lat[i] > 10000;
+	}
 
 	/* 5. relay */
 	{
@@ -469,22 +484,27 @@ int main(int argc, char **argv)
 	       (double)(rss1 - rss0) * 1024.0 / (double)n_reg);
 	printf("mix: %llu in %.3f s = %.0f /s wall; server CPU %.2f s = %.0f /s per CPU second\n",
 	       (unsigned long long)n_mix, t_mix, n_mix / t_mix, cpu_mix, n_mix / cpu_mix);
-	printf("discover of 1000: %llu one at a time: median %.0f us, p90 %.0f us, p99 %.0f us, "
-	       "max %.0f us at the client; server CPU %.0f us each\n",
+	printf("discover of 1000, the first %d on the connection (us):", WARM_DISCOVERS);
+	for (int i = 0; i < WARM_DISCOVERS; i++)
+		printf(" %.0f", warm[i]);
+	printf("\ndiscover of 1000: %llu more one at a time: median %.0f us, p90 %.0f us, p99 %.0f "
+	       "us, "
+	       "max %.0f us at the client (%u over 1 ms, %u over 10 ms); server CPU %.0f us each\n",
 	       n_disc, lat[n_disc / 2], lat[n_disc * 9 / 10], lat[n_disc * 99 / 100],
-	       lat[n_disc - 1], cpu_disc * 1e6 / (double)n_disc);
+	       lat[n_disc - 1], over1, over10, cpu_disc * 1e6 / (double)n_disc);
 	printf("relay: %llu of %llu datagrams of 1200 B arrived in %.3f s = %.1f MB/s, %.0f "
-	       "pkt/s; server CPU %.2f s (%.0f %% of one core)\n",
+	       "pkt/s; server CPU %.2f s (%.0f %% of one core, %.1f us per datagram)\n",
 	       (unsigned long long)relay_pkts, (unsigned long long)relay_sent, relay_t,
 	       (double)relay_bytes / relay_t / 1e6, (double)relay_pkts / relay_t, cpu_relay,
-	       cpu_relay / relay_seconds * 100);
+	       cpu_relay / relay_seconds * 100, cpu_relay * 1e6 / (double)relay_pkts);
 	printf("RESULT reg_per_s=%.0f reg_per_cpu_s=%.0f rss_per_reg=%.0f mix_per_s=%.0f "
 	       "mix_per_cpu_s=%.0f disc_med_us=%.0f disc_p99_us=%.0f disc_cpu_us=%.0f "
-	       "relay_mb_s=%.1f relay_pkt_s=%.0f relay_cpu=%.2f\n",
+	       "relay_mb_s=%.1f relay_pkt_s=%.0f relay_cpu=%.2f relay_cpu_us=%.1f\n",
 	       n_reg / t_reg, n_reg / cpu_reg, (double)(rss1 - rss0) * 1024.0 / (double)n_reg,
 	       n_mix / t_mix, n_mix / cpu_mix, lat[n_disc / 2], lat[n_disc * 99 / 100],
 	       cpu_disc * 1e6 / (double)n_disc, (double)relay_bytes / relay_t / 1e6,
-	       (double)relay_pkts / relay_t, cpu_relay / relay_seconds);
+	       (double)relay_pkts / relay_t, cpu_relay / relay_seconds,
+	       cpu_relay * 1e6 / (double)relay_pkts);
 	free(lat);
 	for (size_t k = 0; k < n_keys; k++)
 		rw_client_free(&gens[k].c);
