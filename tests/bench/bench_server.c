@@ -384,17 +384,18 @@ int main(int argc, char **argv)
 
 	/* 1. 100 000 registrations */
 	long rss0 = server_rss_kib();
-	double cpu0 = server_cpu();
+	double cpu0 = server_cpu(), gen0 = bench_cpu_s();
 	double t_reg = run_phase(1, per_key);
-	double cpu_reg = server_cpu() - cpu0;
+	double cpu_reg = server_cpu() - cpu0, gen_reg = bench_cpu_s() - gen0;
 	long rss1 = server_rss_kib();
 	uint64_t n_reg = n_keys * per_key;
 
 	/* 2. everyone in "all"; 3. the mix */
 	run_phase(2, 1);
 	cpu0 = server_cpu();
+	gen0 = bench_cpu_s();
 	double t_mix = run_phase(3, 100);
-	double cpu_mix = server_cpu() - cpu0;
+	double cpu_mix = server_cpu() - cpu0, gen_mix = bench_cpu_s() - gen0;
 	uint64_t n_mix = 100 * n_keys;
 
 	/* 4. DISCOVER of 1000, one at a time.  The first WARM_DISCOVERS on
@@ -478,12 +479,13 @@ int main(int argc, char **argv)
 
 	printf("connections: %llu, window %llu per connection\n", n_keys, pipelined);
 	printf("register: %llu in %.3f s = %.0f /s wall; server CPU %.2f s = %.0f /s per CPU "
-	       "second\n",
-	       (unsigned long long)n_reg, t_reg, n_reg / t_reg, cpu_reg, n_reg / cpu_reg);
+	       "second; load generator CPU %.2f s\n",
+	       (unsigned long long)n_reg, t_reg, n_reg / t_reg, cpu_reg, n_reg / cpu_reg, gen_reg);
 	printf("server RSS: %ld -> %ld KiB = %.0f B per registration\n", rss0, rss1,
 	       (double)(rss1 - rss0) * 1024.0 / (double)n_reg);
-	printf("mix: %llu in %.3f s = %.0f /s wall; server CPU %.2f s = %.0f /s per CPU second\n",
-	       (unsigned long long)n_mix, t_mix, n_mix / t_mix, cpu_mix, n_mix / cpu_mix);
+	printf("mix: %llu in %.3f s = %.0f /s wall; server CPU %.2f s = %.0f /s per CPU second; "
+	       "load generator CPU %.2f s\n",
+	       (unsigned long long)n_mix, t_mix, n_mix / t_mix, cpu_mix, n_mix / cpu_mix, gen_mix);
 	printf("discover of 1000, the first %d on the connection (us):", WARM_DISCOVERS);
 	for (int i = 0; i < WARM_DISCOVERS; i++)
 		printf(" %.0f", warm[i]);
