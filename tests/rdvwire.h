@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -175,6 +177,27 @@ static inline int rw_run_until(struct event_base *base, const int *flag, double 
 		event_base_loop(base, EVLOOP_ONCE);
 	}
 	return *flag;
+}
+
+/* The record the load benchmarks (bench_rdv, bench_server) give key
+ * number k: a host and a server-reflexive candidate, a day's TTL, sequence
+ * `seq` (135 bytes once signed). */
+static inline void rw_sample_record(tryst_record *r, uint32_t k, uint64_t seq)
+{
+	struct sockaddr_in *a = (struct sockaddr_in *)&r->candidates[0].addr;
+	memset(r, 0, sizeof *r);
+	r->seq = seq;
+	r->ttl = 24 * 3600;
+	r->n_candidates = 2;
+	r->candidates[0].kind = TRYST_CAND_HOST;
+	r->candidates[1].kind = TRYST_CAND_SRFLX;
+	a->sin_family = AF_INET;
+	a->sin_addr.s_addr = htonl(0xc0a80000u | k);
+	a->sin_port = htons(41641);
+	a = (struct sockaddr_in *)&r->candidates[1].addr;
+	a->sin_family = AF_INET;
+	a->sin_addr.s_addr = htonl(0xcb007100u | (k & 0xff));
+	a->sin_port = htons((uint16_t)(10000 + k));
 }
 
 #endif
