@@ -1,0 +1,94 @@
+#!/bin/sh
+# run-connect.sh: time from `tryst connect KEY` to the first byte, knowing
+# nothing but the key, through the DHT alone (a private 20-node OpenDHT
+# network on 127.0.0.1, tests/dhtnodes) next to the same through a
+# rendezvous server (`tryst server` on 127.0.0.1), interleaved in one run.
+# Each trial starts a fresh `tryst listen` (which publishes or registers,
+# then sends one byte) and times a fresh `tryst connect` process from its
+# start to the first byte on its stdout: process start, the DHT node's
+# bootstrap or the server binding, lookup, knock/CONNECT, punching,
+# handshake.  Run from the build directory.
+#
+#   tests/bench/run-connect.sh [TRIALS]        (default 20)
+set -eu
+trials=${1:-20}
+T=src/tryst
+t=$(mktemp -d /tmp/tryst-ttfb.XXXXXX)
+pids=
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$t"
+}
+trap cleanup EXIT
+NET=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+NET=$((NET | 1))
+wait_for() {
+	i=0
+	while ! grep -q "$2" "$1" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 200 ] && { echo "timeout waiting for $2 in $1" >&2; cat "$1" >&2; exit 1; }
+		sleep 0.05
+	done
+}
+now() { date +%s.%N; }
+
+tests/dhtnodes -n 20 --network $NET >"$t/dht.ports" 2>/dev/null &
+pids="$pids $!"
+wait_for "$t/dht.ports" '[0-9]'
+boot="127.0.0.1:$(cut -d' ' -f1 "$t/dht.ports")"
+boot2="127.0.0.1:$(cut -d' ' -f20 "$t/dht.ports")"
+$T keygen -o "$t/s" >"$t/s.key" 2>/dev/null
+$T server -i "$t/s" --listen 127.0.0.1:0 --no-dht >/dev/null 2>"$t/server.err" &
+pids="$pids $!"
+wait_for "$t/server.err" "on UDP port"
+srv="$(cat "$t/s.key")@127.0.0.1:$(sed -n 's/.*on UDP port \([0-9]*\).*/\1/p' "$t/server.err" | head -1)"
+printf x >"$t/one"
+
+# trial MODE N: prints the milliseconds to the first byte, or "fail"
+trial() {
+	$T keygen -o "$t/a$2" >"$t/a$2.key" 2>/dev/null
+	$T keygen -o "$t/b$2" >/dev/null 2>&1
+	key=$(cat "$t/a$2.key")
+	if [ "$1" = dht ]; then
+		$T listen -i "$t/a$2" --bind 127.0.0.1 --bootstrap "$boot" --dht-network $NET \
+			<"$t/one" >/dev/null 2>"$t/l$2.err" &
+		lp=$!
+		wait_for "$t/l$2.err" "published in the DHT"
+		sleep 0.2 # the record's put reaches the DHT (about 5 ms, BENCHMARKS.md)
+		set -- --bootstrap "$boot2" --dht-network $NET
+	else
+		$T listen -i "$t/a$2" --bind 127.0.0.1 --no-dht --server "$srv" \
+			<"$t/one" >/dev/null 2>"$t/l$2.err" &
+		lp=$!
+		wait_for "$t/l$2.err" "rendezvous server"
+		sleep 0.2 # its binding and registration
+		set -- --no-dht --server "$srv"
+	fi
+	s=$(now)
+	if $T connect "$key" -i "$t/b$2" "$@" -t 10 </dev/null 2>"$t/c$2.err" | head -c1 >/dev/null; then
+		e=$(now)
+		echo "$s $e" | awk '{printf "%.1f\n", ($2 - $1) * 1000}'
+	else
+		echo fail
+	fi
+	wait $lp 2>/dev/null || true
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
+p95() { sort -n | awk '{a[NR]=$1} END {i=int(NR*0.95+0.999); if (i<1) i=1; if (NR) print a[i]; else print "-"}'; }
+
+: >"$t/dht.ms"
+: >"$t/srv.ms"
+for i in $(seq 1 "$trials"); do
+	trial dht "d$i" >>"$t/dht.ms"
+	trial server "s$i" >>"$t/srv.ms"
+done
+for m in dht srv; do
+	f=$(grep -c fail "$t/$m.ms" || true)
+	ok=$(grep -v fail "$t/$m.ms" || true)
+	printf '%-28s trials %s, failed %s, median %s ms, p95 %s ms, min %s ms\n' \
+		"$([ $m = dht ] && echo 'DHT alone (20 nodes)' || echo 'rendezvous server')" \
+		"$trials" "$f" "$(echo "$ok" | median)" "$(echo "$ok" | p95)" \
+		"$(echo "$ok" | sort -n | head -1)"
+done
