@@ -659,6 +659,14 @@ int trst_node_set_raw(tryst_node *n, uint8_t type, trst_raw_fn fn, void *ud)
 	return 0;
 }
 
+int trst_node_connected_to(const tryst_node *n, const uint8_t key[TRYST_KEY_SIZE])
+{
+	for (const struct tryst_conn *c = n->conns; c; c = c->next)
+		if (c->state == TC_OPEN && memcmp(c->peer_key, key, TRYST_KEY_SIZE) == 0)
+			return 1;
+	return 0;
+}
+
 struct trst_disco *trst_node_disco(const tryst_node *n)
 {
 	return n->disco;

@@ -61,6 +61,9 @@ const tryst_identity *trst_node_identity(const tryst_node *n);
  * it listens on all of them). */
 void trst_node_bound_address(const tryst_node *n, struct sockaddr_storage *out);
 
+/* 1 if a connection with `key` is open (or opening). */
+int trst_node_connected_to(const tryst_node *n, const uint8_t key[TRYST_KEY_SIZE]);
+
 /* The node's discovery, or NULL. */
 struct trst_disco *trst_node_disco(const tryst_node *n);
 
