@@ -267,16 +267,22 @@ static void keep_for_replay(const uint8_t *p, size_t len)
 	}
 }
 
-/* Send one datagram and charge what comes back to its first byte.  The
+/* Send one datagram and charge what comes back to its first byte; what
+ * comes back for one datagram is never more than its own size.  The
  * server runs in this process: once the loop has had its turn, its answer
  * (if any) is already in our socket. */
 static void amp_one(int fd, const uint8_t *p, size_t len)
 {
+	uint8_t first = p[0]; /* p may be freed by the caller right after */
 	raw_send(fd, p, len);
-	amp_in[p[0]] += len;
+	amp_in[first] += len;
 	for (int i = 0; i < 3; i++)
 		event_base_loop(base, EVLOOP_NONBLOCK);
-	amp_out[p[0]] += raw_drain(fd, &amp_answers[p[0]]);
+	uint64_t out = raw_drain(fd, &amp_answers[first]);
+	/* no answer is larger than the datagram it answers */
+	ck_assert_msg(out <= len, "%zu bytes starting %02x: %llu bytes back", len, first,
+	              (unsigned long long)out);
+	amp_out[first] += out;
 }
 
 START_TEST(test_no_amplification)
