@@ -7,8 +7,9 @@
  *    datagrams of many lengths (truncated to 1 byte, up to 2000 bytes),
  *    valid-shaped ones (handshake initiations, key queries, relay and
  *    PUNCH datagrams) and all of them replayed, from an unauthenticated
- *    source: per first byte, the bytes the server sends back to that
- *    source never exceed the bytes it received (the ratios are printed).
+ *    source: no answer is larger than the datagram it answers, per first
+ *    byte the bytes the server sends back never exceed the bytes it
+ *    received (the ratios are printed), and nothing comes late or unasked.
  *    A real client is served during and after.
  *  - A flood from one source (a client session far above the rate limit,
  *    and a raw datagram flood from the same address) while a second client
