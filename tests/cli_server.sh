@@ -3,7 +3,8 @@
 # loopback.  `tryst listen --server KEY@HOST:PORT --namespace N` registers;
 # `tryst connect KEY --server HOST:PORT` (key learned from the server, no
 # DHT, no address) reaches it and the bytes arrive intact; SIGUSR1 prints
-# statistics as JSON; the server is killed and restarted and the listener
+# statistics as JSON, and --stats-interval prints them by itself with every
+# field; the server is killed and restarted and the listener
 # is reachable again within two keepalive periods; bad flags are usage
 # errors; SIGTERM stops the server with exit 0.
 set -u
@@ -80,6 +81,30 @@ cmp -s "$t/data" "$t/copy2" && ok "bytes intact after the restart" || bad "copy2
 # A key nobody registered: a clear error within the timeout.
 "$TRYST" connect "$skey" -i "$t/b" --no-dht --server "127.0.0.1:$sport" -t 2 </dev/null >/dev/null 2>"$t/none.err"
 [ $? = 1 ] && ok "unknown key: exit 1" || bad "unknown key: $(cat "$t/none.err")"
+
+# --stats-interval: a JSON line every second by itself, with every field
+# operators read (doc/tryst.1, "server").
+"$TRYST" server -i "$t/s" --listen 127.0.0.1:0 --no-dht --stats-interval 1 >"$t/stats3" \
+	2>"$t/server3.err" &
+s3=$!
+pids="$pids $s3"
+if wait_for "$t/stats3" "dropped" 5; then
+	ok "--stats-interval prints by itself"
+	line=$(head -1 "$t/stats3")
+	for f in sessions keys namespaces registrations circuits memory requests expired \
+		relayed_datagrams relayed_bytes malformed rate memory limit record relay_unknown \
+		relay_limit; do
+		echo "$line" | grep -q "\"$f\":[0-9]" || bad "stats line lacks $f: $line"
+	done
+	echo "$line" | grep -q '"dropped":{' && ok "stats carry every field" || bad "no dropped: $line"
+	sleep 2.2
+	[ "$(wc -l <"$t/stats3")" -ge 3 ] && ok "one line a second" || bad "lines: $(cat "$t/stats3")"
+else
+	bad "--stats-interval printed nothing: $(cat "$t/server3.err")"
+fi
+kill -TERM $s3
+wait $s3 && ok "SIGTERM: stats server exits 0" || bad "stats server exit status"
+"$TRYST" server --stats-interval 0 >/dev/null 2>&1; [ $? = 2 ] && ok "--stats-interval 0: exit 2" || bad "stats-interval 0"
 
 # Usage errors.
 "$TRYST" server --listen nowhere >/dev/null 2>&1; [ $? = 2 ] && ok "bad --listen: exit 2" || bad "--listen"

@@ -28,6 +28,7 @@
 
 #include "internal.h"
 #include "rdv.h"
+#include "rdvwire.h"
 
 static int n_keys = 1000, per_key = 100, runs = 5, json;
 
@@ -332,20 +333,7 @@ int main(int argc, char **argv)
 		if (tryst_identity_from_seed(seed, &id) < 0)
 			return 1;
 		tryst_identity_public_key(id, clients[k].key);
-		memset(&r, 0, sizeof r);
-		r.seq = t0;
-		r.ttl = 24 * 3600;
-		r.n_candidates = 2;
-		r.candidates[0].kind = TRYST_CAND_HOST;
-		r.candidates[1].kind = TRYST_CAND_SRFLX;
-		struct sockaddr_in *a = (struct sockaddr_in *)&r.candidates[0].addr;
-		a->sin_family = AF_INET;
-		a->sin_addr.s_addr = htonl(0xc0a80000u | (uint32_t)k);
-		a->sin_port = htons(41641);
-		a = (struct sockaddr_in *)&r.candidates[1].addr;
-		a->sin_family = AF_INET;
-		a->sin_addr.s_addr = htonl(0xcb007100u | (uint32_t)(k & 0xff));
-		a->sin_port = htons((uint16_t)(10000 + k));
+		rw_sample_record(&r, (uint32_t)k, t0);
 		if (tryst_record_encode(&r, id, clients[k].rec, sizeof clients[k].rec,
 		                        &clients[k].rec_len) < 0)
 			return 1;
