@@ -128,6 +128,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_lookup(int argc, char **argv);
 int cmd_server(int argc, char **argv);
+int cmd_mesh(int argc, char **argv);
 /* The second half of the demo: two nodes on 127.0.0.1, `bytes` through a
  * stream, hash compared; bob dials alice at her address, through a
  * private DHT of a few nodes, or through a rendezvous server.  0 or 1. */
