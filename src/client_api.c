@@ -13,6 +13,7 @@
 #include "node.h"
 #include "rdv.h"
 
+/* Each op's first member is its node (op_new). */
 struct discover_op {
 	tryst_node *node;
 	tryst_discover_fn cb;
@@ -35,13 +36,25 @@ struct leave_op {
 	int err;
 };
 
-static int client_of(tryst_node *node, struct trst_client **out)
+/* The node's client and a zeroed op of `size` bytes whose first member
+ * is the node (the caller frees it). */
+static int op_new(tryst_node *node, size_t size, struct trst_client **cl, void **op)
 {
 	if (!node)
 		return TRYST_ERR_INVALID;
-	if (!(*out = trst_node_client(node)))
+	if (!(*cl = trst_node_client(node)))
 		return TRYST_ERR_NO_DISCOVERY;
+	if (!(*op = trst_calloc(1, size)))
+		return TRYST_ERR_NOMEM;
+	*(tryst_node **)*op = node;
 	return 0;
+}
+
+/* A namespace argument: 1 to 255 bytes.  Its length, or 0. */
+static size_t ns_length(const char *ns)
+{
+	size_t len = ns ? strlen(ns) : 0;
+	return len <= TRST_RDV_NAMESPACE_MAX ? len : 0;
 }
 
 /* ---- DISCOVER ---- */
@@ -103,16 +116,11 @@ TRYST_EXPORT int tryst_node_discover(tryst_node *node, const char *ns,
 	struct trst_rdv_msg m;
 	int rc;
 
-	if (!ns || !cb || limit > UINT16_MAX)
+	size_t ns_len = ns_length(ns);
+	if (!ns_len || !cb || limit > UINT16_MAX)
 		return TRYST_ERR_INVALID;
-	size_t ns_len = strlen(ns);
-	if (!ns_len || ns_len > TRST_RDV_NAMESPACE_MAX)
-		return TRYST_ERR_INVALID;
-	if ((rc = client_of(node, &cl)) < 0)
+	if ((rc = op_new(node, sizeof *op, &cl, (void **)&op)) < 0)
 		return rc;
-	if (!(op = trst_calloc(1, sizeof *op)))
-		return TRYST_ERR_NOMEM;
-	op->node = node;
 	op->cb = cb;
 	op->user_data = user_data;
 	memset(&m, 0, sizeof m);
@@ -169,11 +177,8 @@ TRYST_EXPORT int tryst_node_server_command(tryst_node *node, const char *name,
 	if (!name_len || name_len > TRST_RDV_COMMAND_NAME_MAX ||
 	    len > TRYST_COMMAND_REQUEST_MAX - name_len)
 		return TRYST_ERR_INVALID;
-	if ((rc = client_of(node, &cl)) < 0)
+	if ((rc = op_new(node, sizeof *op, &cl, (void **)&op)) < 0)
 		return rc;
-	if (!(op = trst_calloc(1, sizeof *op)))
-		return TRYST_ERR_NOMEM;
-	op->node = node;
 	op->cb = cb;
 	op->user_data = user_data;
 	memset(&m, 0, sizeof m);
@@ -216,17 +221,12 @@ TRYST_EXPORT int tryst_node_unregister(tryst_node *node, const char *ns, tryst_d
 	struct leave_op *op;
 	int rc;
 
-	if (!ns)
+	size_t ns_len = ns_length(ns);
+	if (!ns_len)
 		return TRYST_ERR_INVALID;
-	size_t ns_len = strlen(ns);
-	if (!ns_len || ns_len > TRST_RDV_NAMESPACE_MAX)
-		return TRYST_ERR_INVALID;
-	if ((rc = client_of(node, &cl)) < 0)
+	if ((rc = op_new(node, sizeof *op, &cl, (void **)&op)) < 0)
 		return rc;
 	trst_client_unregistered(cl, ns);
-	if (!(op = trst_calloc(1, sizeof *op)))
-		return TRYST_ERR_NOMEM;
-	op->node = node;
 	op->cb = cb;
 	op->user_data = user_data;
 	/* Hold one count while sending, so an answer cannot finish the op

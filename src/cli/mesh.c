@@ -141,21 +141,12 @@ static void print_event(struct mesh *m, const char *event, const struct peer *p,
 /* A relayed link's packets come from the server that relays them. */
 static const char *link_path(struct mesh *m, const struct sockaddr *a)
 {
+	char peer[80], server[80];
+	cli_format_addr(a, peer, sizeof peer);
 	for (size_t i = 0; i < m->dht->n_servers; i++) {
-		const struct sockaddr *s = (const struct sockaddr *)&m->dht->servers[i].addr;
-		if (s->sa_family != a->sa_family)
-			continue;
-		if (a->sa_family == AF_INET &&
-		    memcmp(&((const struct sockaddr_in *)a)->sin_addr,
-		           &((const struct sockaddr_in *)s)->sin_addr, 4) == 0 &&
-		    ((const struct sockaddr_in *)a)->sin_port ==
-		        ((const struct sockaddr_in *)s)->sin_port)
-			return "relayed";
-		if (a->sa_family == AF_INET6 &&
-		    memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		           &((const struct sockaddr_in6 *)s)->sin6_addr, 16) == 0 &&
-		    ((const struct sockaddr_in6 *)a)->sin6_port ==
-		        ((const struct sockaddr_in6 *)s)->sin6_port)
+		cli_format_addr((const struct sockaddr *)&m->dht->servers[i].addr, server,
+		                sizeof server);
+		if (strcmp(peer, server) == 0)
 			return "relayed";
 	}
 	return "direct";
@@ -545,17 +536,10 @@ int cmd_mesh(int argc, char **argv)
 		}
 		switch (opt) {
 		case 'i': file = optarg; break;
-		case 'p': {
-			char *end;
-			long port = strtol(optarg, &end, 10);
-			if (*end || port < 0 || port > 65535) {
-				cli_error("mesh: --port takes a number from 0 to 65535, not '%s'",
-				          optarg);
+		case 'p':
+			if (cli_parse_port("mesh", "port", optarg, &cfg.port) < 0)
 				return EXIT_USAGE;
-			}
-			cfg.port = (uint16_t)port;
 			break;
-		}
 		case OPT_BIND: cfg.bind_address = optarg; break;
 		case OPT_CC:
 			if (cli_parse_cc("mesh", optarg, &cfg.congestion_control) < 0)
@@ -602,24 +586,15 @@ int cmd_mesh(int argc, char **argv)
 	m.ns = dht.namespaces[0];
 	m.dht = &dht;
 	cfg.publish = 1;
-	tryst_identity *id = cli_load_identity(file);
-	if (!id)
-		return EXIT_FAILURE;
-	if (!(m.base = cli_event_base())) {
-		tryst_identity_free(id);
-		cli_error("cannot create an event loop");
-		return EXIT_FAILURE;
-	}
-	cfg.identity = id;
 	cfg.accept = accept_cb;
 	cfg.on_conn = conn_cb;
 	cfg.on_datagram = datagram_cb;
 	cfg.user_data = &m;
-	rc = tryst_node_new(m.base, &cfg, &m.node);
-	tryst_identity_public_key(id, m.self);
-	tryst_identity_free(id);
-	if (rc < 0) {
-		cli_error("mesh: cannot start a node: %s", tryst_strerror(rc));
+	if (!(m.base = cli_event_base())) {
+		cli_error("cannot create an event loop");
+		return EXIT_FAILURE;
+	}
+	if (!(m.node = cli_start_node("mesh", m.base, file, 0, &cfg, m.self))) {
 		cli_event_base_free(m.base);
 		return EXIT_FAILURE;
 	}
