@@ -277,7 +277,9 @@ static void listing_cb(tryst_node *node, int err, const tryst_discover_page *pag
 	if (err < 0) {
 		if (cli_verbose && err != TRYST_ERR_CLOSED)
 			cli_error("mesh: listing '%s': %s", m->ns, tryst_strerror(err));
-		return; /* the next tick asks again */
+		if (sweep) /* a full listing again soon, from the start */
+			m->next_sweep = mono() + m->interval_us;
+		return; /* the next poll asks again */
 	}
 	for (size_t i = 0; i < page->n; i++)
 		seen_member(m, &page->records[i], sweep);
@@ -317,8 +319,10 @@ static void ask(struct mesh *m, int sweep)
 			m->sweep_no++; /* a new full listing starts */
 		rc = tryst_node_discover(m->node, m->ns, &m->sweep_cursor, 0, sweep_cb, m);
 		m->sweeping = rc == 0;
-		if (rc < 0)
+		if (rc < 0) {
 			m->sweep_cursor.cookie = m->sweep_cursor.binding = 0;
+			m->next_sweep = mono() + m->interval_us;
+		}
 	} else {
 		rc = tryst_node_discover(m->node, m->ns, &m->cursor, 0, poll_cb, m);
 		m->polling = rc == 0;
