@@ -6,7 +6,8 @@
 # SIGTERM leaves (exit 0) and the others report `left` for it, and do not
 # dial it again (it unregistered).  One killed with SIGKILL is reported
 # `left` when its links time out; restarted with the same key, it is
-# connected to everyone again.  Bad flags are usage errors.
+# connected to everyone again.  A member the server refuses never
+# joins and says so.  Bad flags are usage errors.
 set -u
 TRYST=${TRYST:?set by make check}
 t=$(mktemp -d /tmp/tryst-mesh.XXXXXX)
@@ -38,7 +39,7 @@ lines() { # member event key
 	grep "\"event\":\"$2\"" "$t/$1.out" 2>/dev/null | grep -c "\"key\":\"$3\""
 }
 
-for k in s a b c d; do
+for k in s a b c d r; do
 	"$TRYST" keygen -o "$t/$k" >"$t/$k.key" 2>/dev/null || { echo "keygen failed"; exit 1; }
 done
 
@@ -56,6 +57,13 @@ start() { # member
 	eval "pid_$1=$!"
 	pids="$pids $!"
 }
+
+# A member whose registration the server refuses (TTL under its 30 s
+# minimum) never joins, and says so on stderr.
+"$TRYST" -v mesh -i "$t/r" --bind 127.0.0.1 --no-dht --json --namespace refused \
+	--server "127.0.0.1:$sport" --ttl 5 >"$t/r.out" 2>"$t/r.err" &
+rpid=$!
+pids="$pids $rpid"
 
 start a
 start b
@@ -121,6 +129,17 @@ if until_true '[ $(lines a connected $ckey) = 2 ] && [ $(lines b connected $ckey
 else
 	bad "comeback: $(cat "$t/a.out" "$t/b.out" "$t/c.out" "$t/c.err")"
 fi
+
+if until_true 'grep -q "not in .refused. at any server yet" "$t/r.err"' 15; then
+	ok "a refused registration is reported"
+else
+	bad "refused: $(cat "$t/r.err")"
+fi
+grep -q "registration in 'refused' refused: .*TTL" "$t/r.err" &&
+	ok "the server's reason is shown" || bad "reason: $(cat "$t/r.err")"
+grep -q '"event":"joined"' "$t/r.out" && bad "refused member joined" || ok "refused member did not join"
+kill -TERM $rpid
+wait $rpid && ok "refused member exits 0 on SIGTERM" || bad "refused member exit status"
 
 # Usage errors.
 "$TRYST" mesh --server "127.0.0.1:$sport" >/dev/null 2>&1

@@ -51,11 +51,12 @@ static const char usage[] =
 /* A link's RTT: each end sends PING || its clock, the other sends it back
  * as PONG at once.  Measured here rather than read from the transport,
  * whose first sample includes the peer's ACK delay (up to 25 ms). */
-#define PING_MAGIC    "tryst-mesh-ping"
-#define PONG_MAGIC    "tryst-mesh-pong"
-#define MAGIC_LEN     15
-#define LEAVE_WAIT_US (2000ull * 1000)
-#define JOIN_WAIT_US  (3000ull * 1000)
+#define PING_MAGIC         "tryst-mesh-ping"
+#define PONG_MAGIC         "tryst-mesh-pong"
+#define MAGIC_LEN          15
+#define LEAVE_WAIT_US      (2000ull * 1000)
+#define JOIN_WAIT_US       (3000ull * 1000)
+#define NOT_JOINED_WARN_US (10000ull * 1000)
 
 struct peer {
 	uint8_t key[TRYST_KEY_SIZE];
@@ -78,7 +79,7 @@ struct mesh {
 	char self_text[TRYST_KEY_TEXT_LEN + 1];
 	const char *ns;
 	int json;
-	int joined, stopping;
+	int joined, stopping, warned;
 	uint64_t started;
 	struct cli_dht *dht;
 	uint64_t interval_us;
@@ -341,6 +342,13 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (m->stopping)
 		return;
+	if (!m->joined && !m->warned && now - m->started > NOT_JOINED_WARN_US) {
+		/* Say so once: a registration refused (TTL out of the server's
+		 * range, a full namespace) or no server reached is otherwise
+		 * silent without -v. */
+		cli_error("mesh: not in '%s' at any server yet (-v says why)", m->ns);
+		m->warned = 1;
+	}
 	if (!m->polling && now >= m->next_poll) {
 		m->next_poll = now + m->interval_us;
 		ask(m, 0);
