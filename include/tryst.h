@@ -166,6 +166,10 @@ enum tryst_error {
 	TRYST_ERR_RDV_PEER_GONE = -116,      /* the other end of the circuit left */
 	TRYST_ERR_RDV_SELF = -117,           /* a key cannot connect or relay to itself */
 	TRYST_ERR_RDV_RELAY_CLOSED = -118,   /* the other end closed the circuit */
+	/* requests to the servers from the client side (tryst_node_discover and
+	 * the functions after it) */
+	TRYST_ERR_NO_SERVER = -150, /* no binding with a rendezvous server is ready
+	                               now (still dialing, or lost): retry later */
 };
 
 /* An English description of an error code ("unknown error" for others).
@@ -568,6 +572,92 @@ TRYST_EXPORT int tryst_node_lookup(tryst_node *node, const uint8_t key[TRYST_KEY
 TRYST_EXPORT int tryst_node_record(const tryst_node *node, tryst_record *out);
 /* The DHT node's UDP port (0 without a DHT). */
 TRYST_EXPORT uint16_t tryst_node_dht_port(const tryst_node *node);
+
+/* ---- Requests to the node's rendezvous servers ----
+ * A node configured with servers (tryst_node_config.servers) keeps a
+ * binding with each; the functions below send one request on the first
+ * binding that is ready (servers in the order configured).  None of them
+ * waits: each answer arrives once, later, from the event loop (never from
+ * inside the call that asked).  A binding lost before the answer came gives
+ * TRYST_ERR_CLOSED; freeing the node cancels what is outstanding silently.
+ * A callback may make new requests, but must not free the node. */
+
+/* Where a DISCOVER listing goes on.  All zero: from the beginning.  It is
+ * only meaningful to the binding it came from: a server restarted (or
+ * another server answering) forgets its cookies, so the node starts over
+ * from the beginning by itself then (tryst_discover_page.restarted). */
+typedef struct tryst_discover_cursor {
+	uint64_t cookie;  /* the server's cookie (doc/PROTOCOL.md, "DISCOVER and cookies") */
+	uint64_t binding; /* which binding gave it (opaque) */
+} tryst_discover_cursor;
+
+/* One page of a namespace's members. */
+typedef struct tryst_discover_page {
+	const tryst_record *records; /* n verified records, oldest registration first */
+	const uint32_t *ttl;         /* n: seconds left on each registration */
+	size_t n;
+	size_t refused;             /* entries skipped: their record did not verify here
+	                               (signature, expiry, our clock) */
+	int more;                   /* 1: more members wait; ask again with `next` */
+	int restarted;              /* 1: asked from the beginning although the cursor was
+	                               not zero (it came from an earlier binding) */
+	tryst_discover_cursor next; /* ask with this for what comes after: the
+	                               next page, or later only what is new
+	                               (new members, and members whose record
+	                               changed) */
+} tryst_discover_page;
+
+/* err 0 and a page (valid during the call; copy what you keep), or err < 0
+ * and page NULL: the server's refusal (TRYST_ERR_RDV_NAMESPACE,
+ * TRYST_ERR_RDV_RATE, ...) or TRYST_ERR_CLOSED. */
+typedef void (*tryst_discover_fn)(tryst_node *node, int err, const tryst_discover_page *page,
+                                  void *user_data);
+
+/* Ask a server for the members of namespace `ns` (1 to 255 bytes; copied)
+ * registered after `from` (NULL or all zero: from the start), at most
+ * `limit` of them (0: as many as the server gives, at most 1000).  Each
+ * record was verified by the server when registered and is verified again
+ * here (tryst_record_decode) before it is delivered.  Paging: while
+ * page->more, ask again with page->next.  Keeping up with a namespace:
+ * ask again later with the last page->next and only new registrations
+ * come back.  Errors: TRYST_ERR_INVALID, TRYST_ERR_NO_DISCOVERY (the node
+ * has no servers), TRYST_ERR_NO_SERVER (no binding ready yet),
+ * TRYST_ERR_AGAIN (too many requests wait for answers), TRYST_ERR_NOMEM.
+ * May be called from the node's callbacks. */
+TRYST_EXPORT int tryst_node_discover(tryst_node *node, const char *ns,
+                                     const tryst_discover_cursor *from, unsigned limit,
+                                     tryst_discover_fn cb, void *user_data);
+
+/* The answer of an application command: err 0 and the response payload
+ * (valid during the call, possibly empty), or err < 0 and response NULL:
+ * the handler's error code as it answered it, TRYST_ERR_RDV_COMMAND (the
+ * server has no command of that name), TRYST_ERR_RDV_RATE or
+ * TRYST_ERR_CLOSED. */
+typedef void (*tryst_command_fn)(tryst_node *node, int err, const uint8_t *response, size_t len,
+                                 void *user_data);
+
+/* Call application command `name` (1 to 32 bytes) on a server with
+ * `request` (copied; len bytes, at most TRYST_COMMAND_REQUEST_MAX - name
+ * length); a server program serves it with tryst_server_add_command() and
+ * sees our key.  Errors: TRYST_ERR_INVALID (name or request too long),
+ * TRYST_ERR_NO_DISCOVERY, TRYST_ERR_NO_SERVER, TRYST_ERR_AGAIN,
+ * TRYST_ERR_NOMEM.  May be called from the node's callbacks. */
+#define TRYST_COMMAND_REQUEST_MAX 4086
+TRYST_EXPORT int tryst_node_server_command(tryst_node *node, const char *name,
+                                           const uint8_t *request, size_t len, tryst_command_fn cb,
+                                           void *user_data);
+
+/* err 0, or the first error any server answered (or TRYST_ERR_CLOSED). */
+typedef void (*tryst_done_fn)(tryst_node *node, int err, void *user_data);
+
+/* Leave namespace `ns`: UNREGISTER on every server bound now, and never
+ * register there again (not at renewal, not after a reconnect); `cb` (may
+ * be NULL) runs once when every one of them answered.  Servers not bound
+ * now drop the registration when its TTL runs out.  Errors:
+ * TRYST_ERR_INVALID, TRYST_ERR_NO_DISCOVERY, TRYST_ERR_NO_SERVER (none
+ * bound now: the node still stops registering there), TRYST_ERR_NOMEM. */
+TRYST_EXPORT int tryst_node_unregister(tryst_node *node, const char *ns, tryst_done_fn cb,
+                                       void *user_data);
 
 /* Per-connection user data (defaults to the node's user_data). */
 TRYST_EXPORT void tryst_conn_set_user_data(tryst_conn *conn, void *user_data);

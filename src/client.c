@@ -39,6 +39,8 @@ struct pending {
 	uint8_t type;
 	tryst_conn *dial; /* LOOKUP/CONNECT for this dial */
 	size_t ns;        /* REGISTER: which namespace */
+	trst_client_reply_fn reply; /* trst_client_request: who gets the answer */
+	void *reply_ud;
 };
 
 struct srv {
@@ -56,6 +58,7 @@ struct srv {
 	uint32_t next_id;
 	struct pending pending[MAX_PENDING];
 	size_t n_pending;
+	uint32_t generation; /* counts the bindings made (trst_client_request) */
 	int have_srflx;
 	struct sockaddr_storage srflx;
 };
@@ -73,6 +76,7 @@ struct trst_client {
 	size_t n_srv;
 	char **ns;
 	size_t n_ns;
+	uint8_t *ns_left; /* trst_client_unregistered: no longer registered there */
 	int publish;
 	uint32_t ttl;
 	uint64_t keepalive_us;
@@ -120,6 +124,8 @@ static int send_msg(struct srv *s, struct trst_rdv_msg *m, tryst_conn *dial, siz
 	p->type = m->type;
 	p->dial = dial;
 	p->ns = ns;
+	p->reply = NULL;
+	p->reply_ud = NULL;
 	bufferevent_write(tryst_stream_bufferevent(s->st), buf, len);
 	return 0;
 }
@@ -131,6 +137,8 @@ static void send_register(struct srv *s)
 		return;
 	for (size_t i = 0; i < cl->n_ns; i++) {
 		struct trst_rdv_msg m;
+		if (cl->ns_left[i])
+			continue;
 		memset(&m, 0, sizeof m);
 		m.type = TRST_RDV_REGISTER;
 		m.ns = (const uint8_t *)cl->ns[i];
@@ -167,6 +175,21 @@ static void dial_ask(struct srv *s, struct dial *d)
 
 /* ---- connection to the server ---- */
 
+/* Tell the owners of requests still waiting for an answer (the answer
+ * will never come: it would arrive on a binding that is gone).  The
+ * pending list is emptied first, so the callbacks may make new requests. */
+static void fail_replies(struct srv *s, int err)
+{
+	struct pending p[MAX_PENDING];
+	size_t n = 0;
+	for (size_t i = 0; i < s->n_pending; i++)
+		if (s->pending[i].reply)
+			p[n++] = s->pending[i];
+	s->n_pending = 0;
+	for (size_t i = 0; i < n; i++)
+		p[i].reply(p[i].reply_ud, err, NULL);
+}
+
 static void srv_reset(struct srv *s, const char *why)
 {
 	TRST_LOG(TRYST_LOG_INFO, "client: server binding lost (%s); dialing again", why);
@@ -177,12 +200,12 @@ static void srv_reset(struct srv *s, const char *why)
 		tryst_conn_free(s->conn);
 		s->conn = NULL;
 	}
-	s->n_pending = 0;
 	s->state = S_WAIT;
 	s->reconnect_gap = s->reconnect_gap ? s->reconnect_gap * 2 : RECONNECT_FIRST_US;
 	if (s->reconnect_gap > RECONNECT_MAX_US)
 		s->reconnect_gap = RECONNECT_MAX_US;
 	srv_arm(s, mono() + s->reconnect_gap);
+	fail_replies(s, TRYST_ERR_CLOSED);
 }
 
 static void srv_dial(struct srv *s)
@@ -217,6 +240,10 @@ static void handle_response(struct srv *s, const struct trst_rdv_msg *m)
 		return; /* not ours (or from before a reconnect) */
 	p = s->pending[i];
 	s->pending[i] = s->pending[--s->n_pending];
+	if (p.reply) {
+		p.reply(p.reply_ud, 0, m);
+		return;
+	}
 
 	switch (p.type) {
 	case TRST_RDV_REFLECT:
@@ -341,6 +368,7 @@ static void srv_conn_cb(tryst_conn *conn, int event, int err, void *arg)
 	bufferevent_setcb(bev, ctl_read, NULL, ctl_event, s);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	s->state = S_READY;
+	s->generation++;
 	s->reconnect_gap = 0;
 	s->renew_us = 0;
 	TRST_LOG(TRYST_LOG_INFO, "client: bound to a server");
@@ -436,7 +464,8 @@ int trst_client_new(tryst_node *n, const struct tryst_node_config *cfg,
 	cl->cb = *cb;
 	cl->ud = ud;
 	cl->n_ns = cfg->n_namespaces ? cfg->n_namespaces : 1;
-	if (!(cl->ns = trst_calloc(cl->n_ns, sizeof *cl->ns)))
+	if (!(cl->ns = trst_calloc(cl->n_ns, sizeof *cl->ns)) ||
+	    !(cl->ns_left = trst_calloc(cl->n_ns, 1)))
 		goto fail;
 	for (size_t i = 0; i < cl->n_ns; i++) {
 		const char *src = cfg->n_namespaces ? cfg->namespaces[i] : DEFAULT_NAMESPACE;
@@ -488,6 +517,12 @@ void trst_client_free(struct trst_client *cl)
 		return;
 	for (size_t i = 0; i < cl->n_srv; i++) {
 		struct srv *s = &cl->srv[i];
+		/* Owners release what they gave, without telling anyone. */
+		for (size_t k = 0; k < s->n_pending; k++)
+			if (s->pending[k].reply)
+				s->pending[k].reply(s->pending[k].reply_ud, TRST_CLIENT_CANCELLED,
+				                    NULL);
+		s->n_pending = 0;
 		tryst_stream_free(s->st);
 		if (s->conn) {
 			tryst_conn_set_user_data(s->conn, NULL);
@@ -504,6 +539,7 @@ void trst_client_free(struct trst_client *cl)
 	for (size_t i = 0; cl->ns && i < cl->n_ns; i++)
 		trst_free(cl->ns[i]);
 	trst_free(cl->ns);
+	trst_free(cl->ns_left);
 	trst_free(cl->srv);
 	trst_free(cl);
 }
@@ -577,4 +613,45 @@ int trst_client_ready(const struct trst_client *cl)
 		if (cl->srv[i].state == S_READY)
 			return 1;
 	return 0;
+}
+
+/* ---- requests on behalf of the application (client_api.c) ---- */
+
+int trst_client_request(struct trst_client *cl, size_t server, struct trst_rdv_msg *m,
+                        trst_client_reply_fn reply, void *ud)
+{
+	if (server == TRST_CLIENT_ANY)
+		trst_client_binding(cl, &server);
+	if (server >= cl->n_srv || cl->srv[server].state != S_READY)
+		return TRYST_ERR_NO_SERVER;
+	struct srv *s = &cl->srv[server];
+	int rc = send_msg(s, m, NULL, 0);
+	if (rc < 0)
+		return rc;
+	s->pending[s->n_pending - 1].reply = reply;
+	s->pending[s->n_pending - 1].reply_ud = ud;
+	return 0;
+}
+
+uint64_t trst_client_binding(const struct trst_client *cl, size_t *server)
+{
+	for (size_t i = 0; i < cl->n_srv; i++)
+		if (cl->srv[i].state == S_READY) {
+			*server = i;
+			return (uint64_t)(i + 1) << 32 | cl->srv[i].generation;
+		}
+	*server = TRST_CLIENT_ANY;
+	return 0;
+}
+
+size_t trst_client_n_servers(const struct trst_client *cl)
+{
+	return cl->n_srv;
+}
+
+void trst_client_unregistered(struct trst_client *cl, const char *ns)
+{
+	for (size_t i = 0; i < cl->n_ns; i++)
+		if (strcmp(cl->ns[i], ns) == 0)
+			cl->ns_left[i] = 1;
 }

@@ -38,4 +38,31 @@ int trst_client_dial(struct trst_client *cl, tryst_conn *conn, const uint8_t key
 void trst_client_dial_done(struct trst_client *cl, tryst_conn *conn);
 int trst_client_ready(const struct trst_client *cl);
 
+/* Requests the application makes through the node (client_api.c). */
+struct trst_rdv_msg;
+/* The answer to trst_client_request: err 0 and the decoded response (valid
+ * during the call; m->status says whether the server refused); or m NULL
+ * and err TRYST_ERR_CLOSED when the binding was lost first (called from the
+ * event loop; new requests may be made from it); or err
+ * TRST_CLIENT_CANCELLED from trst_client_free (release ud, tell no one). */
+typedef void (*trst_client_reply_fn)(void *ud, int err, const struct trst_rdv_msg *m);
+#define TRST_CLIENT_CANCELLED 1
+#define TRST_CLIENT_ANY       ((size_t)-1)
+/* Send m (its id is set here) to server number `server`, or to the first
+ * one with a ready binding (TRST_CLIENT_ANY); `reply` gets the answer.
+ * Errors: TRYST_ERR_NO_SERVER (that server, or all, not bound now),
+ * TRYST_ERR_AGAIN (too many requests wait for answers), those of
+ * trst_rdv_encode. */
+int trst_client_request(struct trst_client *cl, size_t server, struct trst_rdv_msg *m,
+                        trst_client_reply_fn reply, void *ud);
+/* The first ready binding: its server's index in *server and a name for
+ * it, (index + 1) << 32 | how many bindings that server has had, so a new
+ * one (after a restart) is told apart; 0 (and TRST_CLIENT_ANY) if none. */
+uint64_t trst_client_binding(const struct trst_client *cl, size_t *server);
+size_t trst_client_n_servers(const struct trst_client *cl);
+/* Stop registering in `ns` (after an UNREGISTER). */
+void trst_client_unregistered(struct trst_client *cl, const char *ns);
+/* The node's client, or NULL without servers (disco.c). */
+struct trst_client *trst_node_client(const tryst_node *n);
+
 #endif

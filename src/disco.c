@@ -631,3 +631,9 @@ void trst_disco_free(struct trst_disco *d)
 	sodium_memzero(d, sizeof *d);
 	trst_free(d);
 }
+
+struct trst_client *trst_node_client(const tryst_node *n)
+{
+	struct trst_disco *d = trst_node_disco(n);
+	return d ? d->client : NULL;
+}

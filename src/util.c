@@ -114,6 +114,7 @@ TRYST_EXPORT const char *tryst_strerror(int err)
 	case TRYST_ERR_RDV_PEER_GONE: return "the other end of the relay circuit left the server";
 	case TRYST_ERR_RDV_SELF: return "a key cannot connect or relay to itself";
 	case TRYST_ERR_RDV_RELAY_CLOSED: return "the other end closed the relay circuit";
+	case TRYST_ERR_NO_SERVER: return "no binding with a rendezvous server is ready now";
 	}
 	return "unknown error";
 }

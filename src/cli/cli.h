@@ -56,6 +56,12 @@ void cli_json_string(FILE *f, const char *s);
 struct event_base *cli_event_base(void);
 /* Free a base after one last turn of its loop (finalizes bufferevents). */
 void cli_event_base_free(struct event_base *base);
+/* Start a node with cfg (its identity set here: `file`'s, or a new one
+ * if ephemeral); *key (if not NULL) gets the identity's public key.
+ * NULL, with the error printed, on failure. */
+tryst_node *cli_start_node(const char *cmd, struct event_base *base, const char *file,
+                           int ephemeral, struct tryst_node_config *cfg,
+                           uint8_t key[TRYST_KEY_SIZE]);
 /* Parse HOST:PORT or [V6]:PORT (port required).  0 or -1. */
 int cli_parse_addr(const char *text, struct sockaddr_storage *out);
 /* Parse a key's text form, printing what is wrong with it.  0 or -1. */
@@ -63,6 +69,9 @@ int cli_parse_key(const char *text, uint8_t key[TRYST_KEY_SIZE]);
 /* --cc: "cubic" or "bbr" into *cc, or a usage message and -1. */
 int cli_parse_cc(const char *cmd, const char *text, int *cc);
 void cli_format_addr(const struct sockaddr *sa, char *out, size_t outlen);
+/* A UDP port (0 to 65535) for option --`opt` of `cmd` into *out, or a
+ * usage message and -1. */
+int cli_parse_port(const char *cmd, const char *opt, const char *arg, uint16_t *out);
 
 /* Options of every command that may use the DHT. */
 #define CLI_MAX_BOOTSTRAP 16
@@ -128,6 +137,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_lookup(int argc, char **argv);
 int cmd_server(int argc, char **argv);
+int cmd_mesh(int argc, char **argv);
 /* The second half of the demo: two nodes on 127.0.0.1, `bytes` through a
  * stream, hash compared; bob dials alice at her address, through a
  * private DHT of a few nodes, or through a rendezvous server.  0 or 1. */

@@ -143,6 +143,29 @@ struct event_base *cli_event_base(void)
 	return base;
 }
 
+tryst_node *cli_start_node(const char *cmd, struct event_base *base, const char *file,
+                           int ephemeral, struct tryst_node_config *cfg,
+                           uint8_t key[TRYST_KEY_SIZE])
+{
+	tryst_identity *id = NULL;
+	tryst_node *node = NULL;
+	int rc;
+	if (ephemeral)
+		tryst_identity_generate(&id);
+	else
+		id = cli_load_identity(file);
+	if (!id)
+		return NULL;
+	cfg->identity = id;
+	rc = tryst_node_new(base, cfg, &node);
+	if (key)
+		tryst_identity_public_key(id, key);
+	tryst_identity_free(id);
+	if (rc < 0)
+		cli_error("%s: cannot start a node: %s", cmd, tryst_strerror(rc));
+	return node;
+}
+
 int cli_parse_addr(const char *text, struct sockaddr_storage *out)
 {
 	int len = (int)sizeof *out;
@@ -243,6 +266,18 @@ int cli_resolve_addr(const char *text, struct sockaddr_storage *out)
 	return 0;
 }
 
+int cli_parse_port(const char *cmd, const char *opt, const char *arg, uint16_t *out)
+{
+	char *end;
+	unsigned long v = strtoul(arg, &end, 10);
+	if (!*arg || *end || *arg == '-' || v > 65535) {
+		cli_error("%s: --%s takes a number from 0 to 65535, not '%s'", cmd, opt, arg);
+		return -1;
+	}
+	*out = (uint16_t)v;
+	return 0;
+}
+
 int cli_dht_option(struct cli_dht *d, const char *cmd, int opt, const char *arg)
 {
 	char *end;
@@ -262,15 +297,7 @@ int cli_dht_option(struct cli_dht *d, const char *cmd, int opt, const char *arg)
 		}
 		d->n_boot++;
 		return 1;
-	case CLI_OPT_DHT_PORT:
-		v = strtoul(arg, &end, 10);
-		if (!*arg || *end || v > 65535) {
-			cli_error("%s: --dht-port takes a number from 0 to 65535, not '%s'", cmd,
-			          arg);
-			return -1;
-		}
-		d->port = (uint16_t)v;
-		return 1;
+	case CLI_OPT_DHT_PORT: return cli_parse_port(cmd, "dht-port", arg, &d->port) < 0 ? -1 : 1;
 	case CLI_OPT_DHT_NETWORK:
 		errno = 0;
 		v = strtoul(arg, &end, 0);

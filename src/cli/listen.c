@@ -191,17 +191,10 @@ int cmd_listen(int argc, char **argv)
 		}
 		switch (opt) {
 		case 'i': file = optarg; break;
-		case 'p': {
-			char *end;
-			long port = strtol(optarg, &end, 10);
-			if (*end || port < 0 || port > 65535) {
-				cli_error("listen: --port takes a number from 0 to 65535, not '%s'",
-				          optarg);
+		case 'p':
+			if (cli_parse_port("listen", "port", optarg, &cfg.port) < 0)
 				return EXIT_USAGE;
-			}
-			cfg.port = (uint16_t)port;
 			break;
-		}
 		case OPT_BIND: cfg.bind_address = optarg; break;
 		case 'a':
 			if (l.n_allow == MAX_ALLOW) {

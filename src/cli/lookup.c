@@ -145,26 +145,6 @@ static int parse_int(const char *cmd, const char *what, const char *arg, long lo
 	return -1;
 }
 
-static tryst_node *start_node(const char *cmd, struct event_base *base, const char *file,
-                              int ephemeral, struct tryst_node_config *cfg)
-{
-	tryst_identity *id = NULL;
-	tryst_node *node = NULL;
-	int rc;
-	if (ephemeral)
-		tryst_identity_generate(&id);
-	else
-		id = cli_load_identity(file);
-	if (!id)
-		return NULL;
-	cfg->identity = id;
-	rc = tryst_node_new(base, cfg, &node);
-	tryst_identity_free(id);
-	if (rc < 0)
-		cli_error("%s: cannot start a node: %s", cmd, tryst_strerror(rc));
-	return node;
-}
-
 int cmd_lookup(int argc, char **argv)
 {
 	enum { OPT_JSON = 256 };
@@ -218,7 +198,7 @@ int cmd_lookup(int argc, char **argv)
 	cfg.handshake_timeout_ms = (uint32_t)timeout * 1000;
 	if (!(l.base = cli_event_base()))
 		return EXIT_FAILURE;
-	tryst_node *node = start_node("lookup", l.base, file, file == NULL, &cfg);
+	tryst_node *node = cli_start_node("lookup", l.base, file, file == NULL, &cfg, NULL);
 	if (!node) {
 		cli_event_base_free(l.base);
 		return EXIT_FAILURE;
@@ -331,7 +311,7 @@ int cmd_publish(int argc, char **argv)
 	cfg.accept = refuse_all; /* a diagnostic: it answers knocks, never connects */
 	if (!(p.base = cli_event_base()))
 		return EXIT_FAILURE;
-	if (!(p.node = start_node("publish", p.base, file, 0, &cfg))) {
+	if (!(p.node = cli_start_node("publish", p.base, file, 0, &cfg, NULL))) {
 		cli_event_base_free(p.base);
 		return EXIT_FAILURE;
 	}

@@ -16,6 +16,7 @@ static const struct cli_command commands[] = {
     {"publish", "publish our record in the DHT and keep it fresh", cmd_publish},
     {"lookup", "find a key's record in the DHT", cmd_lookup},
     {"server", "rendezvous server, relay and DHT bootstrap node", cmd_server},
+    {"mesh", "join a namespace at a server and connect to every member", cmd_mesh},
     {"demo", "everything tryst does, self-contained on this machine", cmd_demo},
 };
 
