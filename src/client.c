@@ -64,9 +64,13 @@ struct srv {
 };
 
 struct dial {
+	struct trst_client *cl;
 	tryst_conn *conn;
 	uint8_t key[TRYST_KEY_SIZE];
 	uint8_t token[TRST_TOKEN_SIZE];
+	struct event *retry; /* ask the servers again */
+	unsigned tries;
+	int brokered; /* a server said yes to CONNECT: both sides were told */
 	struct dial *next;
 };
 
@@ -228,6 +232,46 @@ static void send_key_query(struct srv *s)
 	srv_arm(s, mono() + KEY_QUERY_GAP_US);
 }
 
+static struct dial *dial_find(struct trst_client *cl, const tryst_conn *conn)
+{
+	for (struct dial *d = cl->dials; d; d = d->next)
+		if (d->conn == conn)
+			return d;
+	return NULL;
+}
+
+/* A server refused LOOKUP or CONNECT for a dial (the key is not there yet,
+ * or we asked too fast): ask again after 250 ms, 500 ms, 1 s, then every
+ * 2 s, until a server brokers it or the dial ends.  A listener that
+ * registers after the dial started is found that way. */
+static void dial_answered(struct trst_client *cl, tryst_conn *conn, int status)
+{
+	struct dial *d = dial_find(cl, conn);
+	if (!d)
+		return;
+	if (status == 0) {
+		d->brokered = 1;
+		return;
+	}
+	if (d->brokered || evtimer_pending(d->retry, NULL))
+		return;
+	TRST_LOG(TRYST_LOG_DEBUG, "client: dial refused (%s); asking again", tryst_strerror(status));
+	unsigned ms = 250u << (d->tries < 3 ? d->tries : 3);
+	struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
+	evtimer_add(d->retry, &tv);
+}
+
+static void dial_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dial *d = arg;
+	(void)fd;
+	(void)what;
+	d->tries++;
+	for (size_t i = 0; i < d->cl->n_srv; i++)
+		if (d->cl->srv[i].state == S_READY)
+			dial_ask(&d->cl->srv[i], d);
+}
+
 static void handle_response(struct srv *s, const struct trst_rdv_msg *m)
 {
 	struct trst_client *cl = s->cl;
@@ -270,7 +314,13 @@ static void handle_response(struct srv *s, const struct trst_rdv_msg *m)
 				s->renew_us = at;
 		}
 		break;
+	case TRST_RDV_CONNECT:
+		if (p.dial)
+			dial_answered(cl, p.dial, m->status);
+		break;
 	case TRST_RDV_LOOKUP:
+		if (m->status < 0 && p.dial)
+			dial_answered(cl, p.dial, m->status);
 		if (m->status == 0 && p.dial) {
 			tryst_record rec;
 			if (tryst_record_decode(m->record, m->record_len, NULL, 0, tryst_now_us(),
@@ -534,6 +584,8 @@ void trst_client_free(struct trst_client *cl)
 	while (cl->dials) {
 		struct dial *d = cl->dials;
 		cl->dials = d->next;
+		if (d->retry)
+			event_free(d->retry);
 		trst_free(d);
 	}
 	for (size_t i = 0; cl->ns && i < cl->n_ns; i++)
@@ -580,6 +632,11 @@ int trst_client_dial(struct trst_client *cl, tryst_conn *conn, const uint8_t key
 	struct dial *d = trst_calloc(1, sizeof *d);
 	if (!d)
 		return TRYST_ERR_NOMEM;
+	if (!(d->retry = evtimer_new(trst_node_base(cl->node), dial_retry_cb, d))) {
+		trst_free(d);
+		return TRYST_ERR_NOMEM;
+	}
+	d->cl = cl;
 	d->conn = conn;
 	memcpy(d->key, key, TRYST_KEY_SIZE);
 	memcpy(d->token, token, TRST_TOKEN_SIZE);
@@ -597,6 +654,7 @@ void trst_client_dial_done(struct trst_client *cl, tryst_conn *conn)
 		if ((*pp)->conn == conn) {
 			struct dial *d = *pp;
 			*pp = d->next;
+			event_free(d->retry);
 			trst_free(d);
 			break;
 		}
