@@ -40,8 +40,12 @@
 
 /* Longer than OpenDHT's own stall on an unreachable node (8-9 s). */
 #define OP_TIMEOUT_MS 10000
-/* How long trst_kv_free waits for the runner to shut down. */
-#define SHUTDOWN_WAIT_S 10
+/* OpenDHT's graceful shutdown hands the values this node stores on to
+ * others and waits for their answers: seconds, on a node that has been
+ * storing.  A process that is exiting waits this long at most, then stops
+ * the runner anyway (its stored values live on at the other nodes that
+ * hold them; nothing of ours depends on it). */
+#define SHUTDOWN_WAIT_MS 1000
 
 enum { T_PUT, T_GET, T_LISTEN };
 enum { M_VALUE, M_DONE, M_END };
@@ -395,15 +399,17 @@ static void od_free(trst_kv *kv)
 		struct timespec until;
 		dht_runner_shutdown(od->runner, on_shutdown, od);
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += SHUTDOWN_WAIT_S;
+		until.tv_nsec += (long)(SHUTDOWN_WAIT_MS % 1000) * 1000000L;
+		until.tv_sec += SHUTDOWN_WAIT_MS / 1000 + until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
 		pthread_mutex_lock(&od->mu);
 		while (!od->shut_down)
 			if (pthread_cond_timedwait(&od->cv, &od->mu, &until) == ETIMEDOUT)
 				break;
 		pthread_mutex_unlock(&od->mu);
 		if (!od->shut_down)
-			TRST_LOG(TRYST_LOG_WARN, "opendht: shutdown did not finish in %d s",
-			         SHUTDOWN_WAIT_S);
+			TRST_LOG(TRYST_LOG_DEBUG, "opendht: shutdown did not finish in %d ms",
+			         SHUTDOWN_WAIT_MS);
 	}
 	if (od->runner)
 		dht_runner_delete(od->runner); /* joins its threads: no callback after */

@@ -80,13 +80,15 @@ trial() {
 		sleep 0.2 # its binding and registration
 		set -- --no-dht --server "$srv"
 	fi
-	# The first byte ends the measurement (head exits; the dialer dies of
-	# SIGPIPE, which is fine here).
+	# The first byte ends the measurement: its time is taken as soon as
+	# it is read (the dialer's own exit, its DHT node's shutdown, is not
+	# part of it).
+	rm -f "$t/first$n"
 	s=$(now)
-	b=$($T connect "$key" -i "$t/b$n" "$@" -t 10 </dev/null 2>"$t/c$n.err" | head -c1)
-	e=$(now)
-	if [ "$b" = x ]; then
-		echo "$s $e" | awk '{printf "%.1f\n", ($2 - $1) * 1000}'
+	$T connect "$key" -i "$t/b$n" "$@" -t 10 </dev/null 2>"$t/c$n.err" |
+		{ b=$(head -c1); [ "$b" = x ] && now >"$t/first$n"; cat >/dev/null; }
+	if [ -s "$t/first$n" ]; then
+		echo "$s $(cat "$t/first$n")" | awk '{printf "%.1f\n", ($2 - $1) * 1000}'
 	else
 		echo fail
 	fi
