@@ -84,6 +84,7 @@ struct trst_client {
 	uint32_t ttl;
 	uint64_t keepalive_us;
 	uint64_t relay_after_us; /* UINT64_MAX: never */
+	int relay_only;
 	const uint8_t *record; /* our current record (owned by disco) */
 	size_t record_len;
 	struct dial *dials;
@@ -243,7 +244,7 @@ static void relay_opened(struct srv *s, uint64_t circuit, tryst_conn *dial, uint
 {
 	struct sockaddr_storage a;
 	if (trst_node_relay_add(s->cl->node, circuit, (struct sockaddr *)&s->addr, s->addrlen,
-	                        relay_release_cb, s, &a) < 0) {
+	                        relay_release_cb, s, dial != NULL, &a) < 0) {
 		send_relay_close(s, circuit);
 		return;
 	}
@@ -274,6 +275,18 @@ static void dial_relay_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (!trst_node_conn_dialing(d->conn))
 		return;
+	if (!d->cl->relay_only && !trst_node_dial_direct(d->conn)) {
+		/* No direct candidate yet (the key registered after we
+		 * asked?): punching has not even begun.  Ask again and give
+		 * it its time before falling back. */
+		for (size_t i = 0; i < d->cl->n_srv; i++)
+			if (d->cl->srv[i].state == S_READY)
+				dial_ask(&d->cl->srv[i], d);
+		struct timeval tv = {(time_t)(d->cl->relay_after_us / 1000000),
+		                     (suseconds_t)(d->cl->relay_after_us % 1000000)};
+		evtimer_add(d->relay_ev, &tv);
+		return;
+	}
 	for (size_t i = 0; i < d->cl->n_srv; i++) {
 		struct srv *s = &d->cl->srv[i];
 		struct trst_rdv_msg m;
@@ -550,6 +563,7 @@ int trst_client_new(tryst_node *n, const struct tryst_node_config *cfg,
 	cl->publish = cfg->publish;
 	cl->ttl = cfg->register_ttl;
 	cl->keepalive_us = (uint64_t)(cfg->keepalive_ms ? cfg->keepalive_ms : 15000) * 1000;
+	cl->relay_only = cfg->relay_only;
 	cl->relay_after_us = cfg->relay_only                     ? 0
 	                     : cfg->relay_after_ms == UINT32_MAX ? UINT64_MAX
 	                     : cfg->relay_after_ms ? (uint64_t)cfg->relay_after_ms * 1000

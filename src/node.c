@@ -24,6 +24,7 @@
 #include "udp.h"
 
 #define MAX_DIAL_ADDRS 8
+#define MAX_DIAL_RELAYS 2 /* relay circuits a dial may add beyond those */
 /* Default path MTU probing ceiling.  Real paths stop far below (the route
  * MTU caps each search); on loopback and jumbo-frame links larger datagrams
  * cut the per-packet cost of the kernel and the crypto. */
@@ -75,8 +76,8 @@ struct tryst_conn {
 	/* dialing */
 	trst_hs hs;
 	struct trst_hs_cookie cookie;
-	struct sockaddr_storage addrs[MAX_DIAL_ADDRS];
-	socklen_t addrlens[MAX_DIAL_ADDRS];
+	struct sockaddr_storage addrs[MAX_DIAL_ADDRS + MAX_DIAL_RELAYS];
+	socklen_t addrlens[MAX_DIAL_ADDRS + MAX_DIAL_RELAYS];
 	size_t n_addrs;
 	uint64_t dial_start, dial_deadline, next_resend, resend_gap;
 	uint8_t initiated;               /* an initiation is in flight */
@@ -536,8 +537,9 @@ static size_t make_tparams(tryst_node *n, uint8_t *out)
 }
 
 /* A fresh initiation to every address (the first try, and after a lost
- * response: the responder refuses a timestamp it has seen). */
-static void dial_send(struct tryst_conn *c, uint64_t now_real)
+ * response: the responder refuses a timestamp it has seen), or to `only`. */
+static void dial_send_to(struct tryst_conn *c, uint64_t now_real, const struct sockaddr *only,
+                         socklen_t onlylen)
 {
 	uint8_t msg[TRST_HS_INITIATION_SIZE], tp[TRST_TPARAMS_MAX_SIZE];
 	size_t len, tplen = make_tparams(c->node, tp);
@@ -547,9 +549,18 @@ static void dial_send(struct tryst_conn *c, uint64_t now_real)
 	                     &c->cookie, now_real, msg, sizeof msg, &len) < 0)
 		return;
 	c->initiated = 1;
+	if (only) {
+		node_send(c->node, only, onlylen, msg, len, 0, NULL);
+		return;
+	}
 	for (size_t i = 0; i < c->n_addrs; i++)
 		node_send(c->node, (struct sockaddr *)&c->addrs[i], c->addrlens[i], msg, len, 0,
 		          NULL);
+}
+
+static void dial_send(struct tryst_conn *c, uint64_t now_real)
+{
+	dial_send_to(c, now_real, NULL, 0);
 }
 
 /* The initiation in flight, again, to one address: a newly learned
@@ -582,20 +593,30 @@ size_t trst_node_dial_add(tryst_conn *c, const struct sockaddr_storage *addrs, s
 	size_t added = 0;
 	if (c->state != TC_DIALING)
 		return 0;
-	for (size_t i = 0; i < count && c->n_addrs < MAX_DIAL_ADDRS; i++) {
+	for (size_t i = 0; i < count; i++) {
+		int relay = trst_relay_is_addr((const struct sockaddr *)&addrs[i], NULL);
 		if (addrs[i].ss_family != AF_INET && addrs[i].ss_family != AF_INET6)
+			continue;
+		if (c->n_addrs >= MAX_DIAL_ADDRS + (relay ? MAX_DIAL_RELAYS : 0))
 			continue;
 		if (dial_has_addr(c, &addrs[i]))
 			continue;
-		if (c->node->cfg.relay_only &&
-		    !trst_relay_is_addr((struct sockaddr *)&addrs[i], NULL))
+		if (c->node->cfg.relay_only && !relay)
 			continue;
 		socklen_t l = addrs[i].ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 		                                             : sizeof(struct sockaddr_in);
 		memcpy(&c->addrs[c->n_addrs], &addrs[i], l);
 		c->addrlens[c->n_addrs] = l;
 		c->n_addrs++; /* first: the first initiation goes to every address */
-		dial_send_one(c, (struct sockaddr *)&c->addrs[c->n_addrs - 1], l);
+		if (relay && c->initiated)
+			/* A fresh initiation through the circuit alone: a copy
+			 * of the one in flight would be refused as a replay if
+			 * the direct one reached the peer (and was refused,
+			 * or answered on a path that does not come back). */
+			dial_send_to(c, tryst_now_us(),
+			             (struct sockaddr *)&c->addrs[c->n_addrs - 1], l);
+		else
+			dial_send_one(c, (struct sockaddr *)&c->addrs[c->n_addrs - 1], l);
 		added++;
 	}
 	return added;
@@ -604,6 +625,14 @@ size_t trst_node_dial_add(tryst_conn *c, const struct sockaddr_storage *addrs, s
 int trst_node_conn_dialing(const tryst_conn *c)
 {
 	return c->state == TC_DIALING;
+}
+
+size_t trst_node_dial_direct(const tryst_conn *c)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->n_addrs; i++)
+		n += !trst_relay_is_addr((const struct sockaddr *)&c->addrs[i], NULL);
+	return n;
 }
 
 static struct tryst_conn *dial_new(tryst_node *n, const uint8_t key[TRYST_KEY_SIZE],
@@ -980,8 +1009,13 @@ static void on_data(tryst_node *n, uint8_t *pkt, size_t len, const struct sockad
 		return; /* not authentic: as if it never came */
 	if (relayed &&
 	    (!trst_relay_is_addr(trst_conn_peer_addr(c->core, NULL), &circuit) || circuit != was)) {
+		struct trst_relay_path *p = trst_relay_find(n->relay, was);
 		TRST_LOG(TRYST_LOG_INFO, "connection moved off its relay circuit to a direct path");
-		relay_release(n, was, c);
+		/* The dialing end closes the circuit: it moves last (it
+		 * follows the answers to its copies), and the other end
+		 * must not pull the circuit from under it. */
+		if (p && p->opened)
+			relay_release(n, was, c);
 	}
 	conn_confirm(c);
 	mark_dirty(c);
@@ -1083,11 +1117,11 @@ static void relay_leave(struct tryst_conn *c)
 
 int trst_node_relay_add(tryst_node *n, uint64_t circuit, const struct sockaddr *server,
                         socklen_t server_len, trst_relay_release_fn release, void *owner,
-                        struct sockaddr_storage *addr)
+                        int opened, struct sockaddr_storage *addr)
 {
 	if (!n->relay && !(n->relay = trst_calloc(1, sizeof *n->relay)))
 		return TRYST_ERR_NOMEM;
-	int rc = trst_relay_add(n->relay, circuit, server, server_len, release, owner);
+	int rc = trst_relay_add(n->relay, circuit, server, server_len, release, owner, opened);
 	if (rc == 0 && addr)
 		trst_relay_addr(circuit, addr, NULL);
 	return rc;

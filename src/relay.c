@@ -46,7 +46,7 @@ struct trst_relay_path *trst_relay_find(struct trst_relay_paths *t, uint64_t cir
 }
 
 int trst_relay_add(struct trst_relay_paths *t, uint64_t circuit, const struct sockaddr *server,
-                   socklen_t server_len, trst_relay_release_fn release, void *owner)
+                   socklen_t server_len, trst_relay_release_fn release, void *owner, int opened)
 {
 	struct trst_relay_path *p = trst_relay_find(t, circuit);
 	for (size_t i = 0; !p && i < TRST_RELAY_MAX_PATHS; i++)
@@ -61,6 +61,7 @@ int trst_relay_add(struct trst_relay_paths *t, uint64_t circuit, const struct so
 	p->release = release;
 	p->owner = owner;
 	p->live = 1;
+	p->opened = (uint8_t) !!opened;
 	return 0;
 }
 

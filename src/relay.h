@@ -39,6 +39,8 @@ struct trst_relay_path {
 	trst_relay_release_fn release;
 	void *owner;
 	uint8_t live;
+	uint8_t opened; /* we asked for it (we dialed): we close it when the
+	                   connection moves to a direct path */
 };
 
 struct trst_relay_paths {
@@ -54,7 +56,7 @@ struct trst_relay_path *trst_relay_find(struct trst_relay_paths *t, uint64_t cir
 /* Add a path (an existing one with the same id is replaced).  Errors:
  * TRYST_ERR_NOMEM (the table is full). */
 int trst_relay_add(struct trst_relay_paths *t, uint64_t circuit, const struct sockaddr *server,
-                   socklen_t server_len, trst_relay_release_fn release, void *owner);
+                   socklen_t server_len, trst_relay_release_fn release, void *owner, int opened);
 
 /* Wrap `len` bytes of `seg`-sized datagrams (seg 0: one datagram) for
  * circuit: each gets the 9-byte head.  Returns the bytes written to out
