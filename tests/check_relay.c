@@ -11,6 +11,7 @@
  *    connection then moves to the direct path and the circuit is closed.
  */
 #include "testutil.h"
+#include "vectors.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -45,6 +46,29 @@ START_TEST(stand_in_addresses)
 	tu_addr(&b, "100:0:0:1::5", 5);
 	ck_assert_int_eq(tryst_address_is_relay((struct sockaddr *)&b), 0);
 	ck_assert_int_eq(tryst_address_is_relay(NULL), 0);
+}
+END_TEST
+
+/* doc/PROTOCOL.md, "Relayed connections": the wrapping and the stand-in. */
+START_TEST(protocol_vector)
+{
+	const struct tv_block *b = NULL;
+	uint8_t cid[8], pkt[64], want[128], got[128], stand[16];
+	tv_load("doc/PROTOCOL.md");
+	for (int i = 0; i < tv_n_blocks && !b; i++)
+		if (tv_is(&tv_blocks[i], "relay-datagram"))
+			b = &tv_blocks[i];
+	ck_assert_ptr_nonnull(b);
+	ck_assert_uint_eq(tv_get_hex(b, "circuit", cid, sizeof cid), 8);
+	size_t plen = tv_get_hex(b, "packet", pkt, sizeof pkt);
+	size_t mlen = tv_get_hex(b, "message", want, sizeof want);
+	ck_assert_uint_eq(mlen, plen + TRST_RDV_RELAY_HEAD);
+	ck_assert_uint_eq(trst_relay_wrap(trst_get_u64(cid), pkt, plen, 0, got, sizeof got), mlen);
+	ck_assert_mem_eq(got, want, mlen);
+	ck_assert_uint_eq(tv_get_hex(b, "stand-in", stand, sizeof stand), 16);
+	struct sockaddr_storage a;
+	trst_relay_addr(trst_get_u64(cid), &a, NULL);
+	ck_assert_mem_eq(((struct sockaddr_in6 *)&a)->sin6_addr.s6_addr, stand, 16);
 }
 END_TEST
 
@@ -439,6 +463,7 @@ static Suite *suite(void)
 	Suite *s = suite_create("relay");
 	TCase *tc = tcase_create("addresses");
 	tcase_add_test(tc, stand_in_addresses);
+	tcase_add_test(tc, protocol_vector);
 	tcase_add_test(tc, wrap_and_match);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("loopback");
