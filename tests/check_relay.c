@@ -6,6 +6,8 @@
  *    through a circuit, bytes arrive intact both ways, both ends report the
  *    path as relayed through the server, and at the server's byte limit
  *    both connections end with TRYST_ERR_RELAY_BYTES;
+ *  - at the circuit's time limit both end with TRYST_ERR_RELAY_TIME, and
+ *    when the server goes away with TRYST_ERR_RELAY_LOST;
  *  - a listener that refuses every direct initiation is still reached: the
  *    dialer falls back to a circuit after relay_after_ms, and the
  *    connection then moves to the direct path and the circuit is closed.
@@ -137,6 +139,7 @@ struct peer {
 
 static struct peer lis, dia;
 static int refuse_direct;
+static uint32_t relay_seconds; /* 0: the server's default */
 
 static void wait_until(int (*done)(void), unsigned ms)
 {
@@ -255,6 +258,8 @@ static void setup_all(uint64_t relay_max_bytes, int relay_only, uint32_t relay_a
 	sc.bind_address = "127.0.0.1";
 	sc.dht = 0;
 	sc.relay_max_bytes = relay_max_bytes;
+	if (relay_seconds)
+		sc.relay_max_seconds = relay_seconds;
 	ck_assert_int_eq(tryst_server_new(base, &sc, &server), 0);
 	tryst_identity_public_key(sid, server_key);
 	tryst_identity_free(sid);
@@ -411,6 +416,42 @@ START_TEST(relay_only_carries_bytes_and_stops_at_its_limit)
 }
 END_TEST
 
+/* The time limit, and a server that goes away: both ends hear why. */
+START_TEST(relay_time_limit_and_server_loss)
+{
+	relay_seconds = 1;
+	setup_all(64u << 20, 1, 0);
+	dial();
+	ck_assert_int_eq(dia.relayed_at_start, 1);
+	wait_until(both_closed, 4000);
+	ck_assert_msg(both_closed(), "listener closed %d, dialer closed %d", lis.closed, dia.closed);
+	ck_assert_int_eq(lis.err, TRYST_ERR_RELAY_TIME);
+	ck_assert_int_eq(dia.err, TRYST_ERR_RELAY_TIME);
+
+	/* A new relayed connection, then the server is gone: the bindings
+	 * notice within two keepalive periods (1 s here) and the connection
+	 * ends with RELAY_LOST instead of idling out after a minute. */
+	relay_seconds = 0;
+	tryst_stream_free(dia.st);
+	tryst_stream_free(lis.st);
+	tryst_conn_free(dia.conn);
+	tryst_conn_free(lis.conn);
+	dia.st = lis.st = NULL;
+	dia.conn = lis.conn = NULL;
+	dia.established = lis.established = dia.closed = lis.closed = 0;
+	ck_assert_int_eq(tryst_node_connect_key(dia.node, lis.key, &dia, &dia.conn), 0);
+	wait_until(both_established, 8000);
+	ck_assert(both_established());
+	tryst_server_free(server);
+	server = NULL;
+	wait_until(both_closed, 6000);
+	ck_assert_msg(both_closed(), "listener closed %d, dialer closed %d", lis.closed, dia.closed);
+	ck_assert_int_eq(lis.err, TRYST_ERR_RELAY_LOST);
+	ck_assert_int_eq(dia.err, TRYST_ERR_RELAY_LOST);
+	teardown_all();
+}
+END_TEST
+
 START_TEST(relay_first_then_direct)
 {
 	uint8_t *sent;
@@ -470,6 +511,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, relay_only_carries_bytes_and_stops_at_its_limit);
 	tcase_add_test(tc, relay_first_then_direct);
+	tcase_add_test(tc, relay_time_limit_and_server_loss);
 	suite_add_tcase(s, tc);
 	return s;
 }
