@@ -1167,6 +1167,16 @@ void trst_node_relay_input(tryst_node *n, uint8_t *buf, size_t len, const struct
 	(void)fromlen;
 	if (!p)
 		return;
+	/* Only handshake messages and packets travel inside a circuit:
+	 * nothing nested, no probes or other protocols. */
+	switch (buf[TRST_RDV_RELAY_HEAD]) {
+	case TRST_HS_TYPE_INITIATION:
+	case TRST_HS_TYPE_RESPONSE:
+	case TRST_HS_TYPE_COOKIE:
+	case TRST_PKT_TYPE_DATA:
+	case TRST_PKT_TYPE_DATA | TRST_PKT_KEY_PHASE: break;
+	default: return;
+	}
 	trst_relay_addr(p->circuit, &a, &alen);
 	node_dispatch(n, buf + TRST_RDV_RELAY_HEAD, len - TRST_RDV_RELAY_HEAD,
 	              (struct sockaddr *)&a, alen, mono_us());
