@@ -306,6 +306,8 @@ static void teardown_all(void)
 		free(ps[i]->got);
 	}
 	tryst_server_free(server);
+	/* Freed bufferevents are finalized by the loop: one turn. */
+	event_base_loop(base, EVLOOP_NONBLOCK);
 	event_base_free(base);
 }
 
