@@ -8,6 +8,8 @@
 # relay circuit through the server, the bytes arrive intact both ways, and
 # both ends report the path as relayed through the server.  The same with
 # home NATs meets directly (as tests/nat_server.sh shows in more detail).
+# A server with a small relay byte limit ends such a transfer, and both
+# commands print why.
 # Needs root and iptables; reports SKIP (77) otherwise.
 set -u
 TRYST=${TRYST:?set by make check}
@@ -50,7 +52,8 @@ run_pair() { # tag
 	lpid=$NL_LAST
 	sleep 1
 	ok=0
-	for i in 1 2 3 4 5; do
+	tries=${2:-5}
+	for i in $(seq 1 "$tries"); do
 		if nl_run b "$TRYST" -v connect "$akey" -i "$t/b" --no-dht --server "$srv" -t 10 \
 			<"$t/data" >"$t/back$1" 2>"$t/connect$1.err"; then
 			ok=1
@@ -78,6 +81,22 @@ grep -q "no direct path yet; asking for a relay" "$t/connect1.err" &&
 sleep 1.5
 rb=$(sed -n 's/.*"relayed_bytes":\([0-9]*\).*/\1/p' "$t/stats" | tail -1)
 [ "${rb:-0}" -ge 3000000 ] && ok "the server relayed $rb bytes" || bad "relayed_bytes ${rb:-none}"
+
+# The relay's limit: a server that relays 500 kB per circuit ends the
+# transfer, and both ends say why.
+nl_bg pub /dev/null "$t/server2.err" "$TRYST" server -i "$t/s" --listen 100.64.1.1:0 --no-dht \
+	--relay-max-bytes 500000
+nl_wait_for "$t/server2.err" "on UDP port" 5 || { echo "server 2: $(cat "$t/server2.err")"; exit 1; }
+sport=$(sed -n 's/.*on UDP port \([0-9]*\).*/\1/p' "$t/server2.err" | head -1)
+srv="$skey@100.64.1.1:$sport"
+run_pair 3 1
+[ $ok = 0 ] && [ $lrc != 0 ] && ok "at the relay limit both ends fail" ||
+	bad "limit: connect ok=$ok, listener $lrc"
+msg="relay circuit closed: the server's byte limit is reached"
+grep -q "$msg" "$t/connect3.err" && ok "the dialer prints the reason" ||
+	bad "dialer: $(tail -3 "$t/connect3.err")"
+grep -q "$msg" "$t/listen3.err" && ok "the listener prints the reason" ||
+	bad "listener: $(tail -3 "$t/listen3.err")"
 
 # Home NATs: the same commands meet directly, no relay.
 nl_nat 1 home
