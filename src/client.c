@@ -498,7 +498,7 @@ static void srv_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case S_KEYQUERY: send_key_query(s); return;
 	case S_WAIT: srv_dial(s); return;
 	case S_DIALING: return; /* the connection's own timeout decides */
-	case S_READY:
+	case S_READY:; /* (a declaration follows: C17 wants a statement after a label) */
 		/* A check every keepalive period, independent of any TTL: a
 		 * restarted server answers nothing on the old session. */
 		uint64_t answer_us = s->cl->keepalive_us < HEALTH_ANSWER_MAX_US
