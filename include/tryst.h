@@ -646,7 +646,11 @@ TRYST_EXPORT int tryst_stream_open(tryst_conn *conn, tryst_stream **out);
  * BEV_EVENT_EOF | BEV_EVENT_WRITING.  libevent merges deferred events, so
  * one call may carry both: test READING and WRITING separately.  Flow control: what the application
  * does not read stays in the bufferevent's input and the peer is held
- * back. */
+ * back; what the application writes waits in the bufferevent's output
+ * while the stream's send buffer is full.  Received bytes come as evbuffer
+ * chains that refer to the node's receive memory (no copy): drain or move
+ * them on the thread of the node's event_base; the memory returns to the
+ * node as they are drained, and outlives tryst_node_free() until then. */
 TRYST_EXPORT struct bufferevent *tryst_stream_bufferevent(tryst_stream *stream);
 TRYST_EXPORT uint64_t tryst_stream_id(const tryst_stream *stream);
 TRYST_EXPORT tryst_conn *tryst_stream_conn(const tryst_stream *stream);

@@ -1,11 +1,12 @@
 /*
- * conn.c: one secure connection after its handshake, sans-I/O (conn.h).
+ * conn.c: one secure connection after its handshake, sans-I/O (conn.h):
+ * its state machine.
  *
  * Structure: stream bookkeeping (a hash table by id and two queues, one of
  * streams with data to send, one of streams with control frames to send),
- * the receive path (open the packet, handle each frame), the send path
- * (assemble one packet: ACK, control frames, retransmissions, new data,
- * datagrams, PING, path MTU probes), and timers.  Loss recovery,
+ * the receive path (open the packet, handle each frame), timers, and the
+ * stream and datagram API.  The send path (assembling one packet) is in
+ * conn_send.c; conn_impl.h is what the two share.  Loss recovery,
  * acknowledgement generation, congestion control and pacing live in
  * recovery.c, ackq.c and cc.c; packet protection in packet.c; frame
  * coding in frame.c.  Rules follow QUIC (RFC 9000, RFC 9002) wherever
@@ -14,16 +15,11 @@
 #include "config.h"
 
 #include <stdio.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
+#include "conn_impl.h"
 #include "frame.h"
-#include "packet.h"
-#include "ackq.h"
-#include "cc.h"
-#include "recovery.h"
 
 /* ---- constants ---- */
 
@@ -31,112 +27,9 @@
 /* Acknowledge every 8th ack-eliciting packet (RFC 9000 section 13.2.2
  * allows more than 2): each ACK costs both ends a packet. */
 #define ACK_EVERY          8
-#define MIN_MTU            1200 /* RFC 9000 section 14: every path carries it */
 #define TPARAMS_VERSION    1
-#define DGRAM_QUEUE_LEN    64 /* unreliable datagrams waiting to be sent */
-#define CLOSE_PTO_MULTIPLE 3  /* closing/draining period (RFC 9000 10.2) */
-#define MTU_MAX_PROBES     3  /* RFC 8899 MAX_PROBES */
-
-enum conn_state { ST_OPEN, ST_CLOSING, ST_DRAINING, ST_CLOSED };
-
-/* ---- structures ---- */
-
-struct trst_cstream {
-	uint64_t id;
-	struct trst_conn *conn;
-	struct trst_send_half send;
-	struct trst_recv_half recv;
-	void *user;
-	struct trst_cstream *hnext;         /* hash chain */
-	struct trst_cstream *qnext, *qprev; /* send queue */
-	struct trst_cstream *cnext;         /* control queue (singly linked) */
-	uint8_t queued, cqueued;
-	uint8_t local;         /* opened by this side */
-	uint8_t reset_pending; /* RESET_STREAM to send */
-	uint8_t reset_sent;    /* our sending side is reset */
-	uint8_t reset_acked;
-	uint8_t stop_pending; /* STOP_SENDING to send */
-	uint8_t max_data_pending;
-	uint8_t blocked_pending;
-	uint8_t recv_done; /* FIN delivered or reset received */
-	uint8_t released;  /* the application let go */
-	uint8_t closed_reported;
-	uint8_t reaping;
-	struct trst_cstream *rnext; /* reap list */
-	uint64_t reset_code, stop_code;
-};
-
-struct dgram {
-	size_t len;
-	uint8_t *data;
-};
-
-struct trst_conn {
-	struct trst_conn_config cfg;
-	int role, state;
-	uint8_t peer_key[TRYST_KEY_SIZE];
-	struct sockaddr_storage peer;
-	socklen_t peerlen;
-	struct trst_pkt_crypto crypto;
-	struct trst_tparams peer_tp;
-	struct trst_conn_callbacks cb;
-	void *ud;
-	struct trst_cc cc;
-	struct trst_recovery rec;
-	struct trst_ackq ackq;
-
-	/* streams */
-	struct trst_cstream **htab;
-	size_t hcap, hcount;
-	struct trst_cstream *q_head, *q_tail;
-	struct trst_cstream *c_head, *c_tail;
-	struct trst_cstream *reap;  /* finished streams to free */
-	uint64_t local_opened;      /* streams we opened */
-	uint64_t peer_max_streams;  /* streams we may open (cumulative) */
-	uint64_t peer_opened;       /* streams the peer opened (cumulative) */
-	uint64_t peer_closed;       /* of those, fully closed and freed */
-	uint64_t local_max_streams; /* what we allowed the peer (cumulative) */
-	uint8_t max_streams_pending, streams_blocked_pending;
-
-	/* connection flow control (RFC 9000 section 4.1) */
-	uint64_t tx_max_data, tx_data;
-	uint8_t data_blocked_pending;
-	uint64_t rx_max_data, rx_highest, rx_consumed;
-	uint8_t max_data_pending;
-
-	/* datagrams */
-	struct dgram dq[DGRAM_QUEUE_LEN];
-	size_t dq_head, dq_len;
-
-	/* close */
-	uint64_t close_code;
-	uint8_t close_reason[TRST_CLOSE_REASON_MAX];
-	size_t close_reason_len;
-	uint8_t close_pending;
-	uint64_t close_deadline;
-	int close_err;
-
-	/* liveness */
-	uint64_t idle_timeout_us;
-	uint64_t last_activity; /* idle timer start (RFC 9000 section 10.1) */
-	uint64_t last_sent;
-	uint8_t recv_since_send; /* a packet arrived since our last ack-eliciting one */
-	uint8_t ping_pending;
-	unsigned pto_probes; /* PTO probe packets owed (RFC 9002 6.2.4) */
-
-	/* path MTU (RFC 8899, a simple search between MIN_MTU and the ceiling) */
-	size_t mtu, mtu_lo, mtu_hi, mtu_probe;
-	uint64_t mtu_probe_pn;
-	uint8_t mtu_in_flight;
-	unsigned mtu_probes_lost;
-	uint64_t mtu_next;
-
-	/* key update bookkeeping */
-	uint64_t prev_keys_drop_at;
-	uint64_t recv_gen_seen;
-
-	struct trst_conn_stats st;
-};
+#define CLOSE_PTO_MULTIPLE 3 /* closing/draining period (RFC 9000 10.2) */
+#define MTU_MAX_PROBES     3 /* RFC 8899 MAX_PROBES */
 
 /* ---- transport parameters ---- */
 
@@ -165,7 +58,7 @@ int trst_tparams_decode(const uint8_t *in, size_t len, struct trst_tparams *tp)
 		if (trst_varint_get(&p, end, fields[i]) < 0)
 			return TRYST_ERR_FRAME_MALFORMED;
 	/* Later versions may append fields; this one ignores them. */
-	if (tp->max_udp_payload < MIN_MTU)
+	if (tp->max_udp_payload < TRST_CONN_MIN_MTU)
 		return TRYST_ERR_FRAME_MALFORMED;
 	return 0;
 }
@@ -236,49 +129,6 @@ static int table_grow(struct trst_conn *c)
 	return 0;
 }
 
-static void queue_push(struct trst_conn *c, struct trst_cstream *s)
-{
-	if (s->queued)
-		return;
-	s->queued = 1;
-	s->qnext = NULL;
-	s->qprev = c->q_tail;
-	if (c->q_tail)
-		c->q_tail->qnext = s;
-	else
-		c->q_head = s;
-	c->q_tail = s;
-}
-
-static void queue_remove(struct trst_conn *c, struct trst_cstream *s)
-{
-	if (!s->queued)
-		return;
-	if (s->qprev)
-		s->qprev->qnext = s->qnext;
-	else
-		c->q_head = s->qnext;
-	if (s->qnext)
-		s->qnext->qprev = s->qprev;
-	else
-		c->q_tail = s->qprev;
-	s->queued = 0;
-	s->qnext = s->qprev = NULL;
-}
-
-static void ctrl_push(struct trst_conn *c, struct trst_cstream *s)
-{
-	if (s->cqueued)
-		return;
-	s->cqueued = 1;
-	s->cnext = NULL;
-	if (c->c_tail)
-		c->c_tail->cnext = s;
-	else
-		c->c_head = s;
-	c->c_tail = s;
-}
-
 /* Bidirectional stream ids (RFC 9000 section 2.1): the low bit says who
  * opened it, 0 the initiator of the connection; the rest counts. */
 static int id_is_local(const struct trst_conn *c, uint64_t id)
@@ -314,7 +164,7 @@ static void stream_unlink(struct trst_conn *c, struct trst_cstream *s)
 	if (*pp)
 		*pp = s->hnext;
 	c->hcount--;
-	queue_remove(c, s);
+	trst_cstream_queue_remove(c, s);
 	if (s->cqueued) {
 		struct trst_cstream **cp = &c->c_head, *prev = NULL;
 		while (*cp && *cp != s) {
@@ -340,7 +190,7 @@ static void stream_destroy(struct trst_cstream *s)
  * (and the peer may open one more, RFC 9000 section 4.6).  Freeing waits
  * for the end of the current trst_conn_* call (conn_reap), since the
  * caller of this function, or a callback above it, may still hold it. */
-static void stream_maybe_free(struct trst_conn *c, struct trst_cstream *s)
+void trst_cstream_maybe_free(struct trst_conn *c, struct trst_cstream *s)
 {
 	int send_over = s->reset_sent ? s->reset_acked : trst_send_done(&s->send);
 	if (s->reaping || !send_over || !s->recv_done || !s->released || s->reset_pending ||
@@ -351,7 +201,7 @@ static void stream_maybe_free(struct trst_conn *c, struct trst_cstream *s)
 	c->reap = s;
 }
 
-static void conn_reap(struct trst_conn *c)
+void trst_conn_reap(struct trst_conn *c)
 {
 	while (c->reap) {
 		struct trst_cstream *s = c->reap;
@@ -399,7 +249,7 @@ int trst_conn_new(const struct trst_conn_config *cfg, int role, const struct trs
 		return TRYST_ERR_NOMEM;
 	c->cfg = *cfg;
 	c->role = role;
-	c->state = ST_OPEN;
+	c->state = TRST_CONN_OPEN;
 	memcpy(c->peer_key, peer_key, TRYST_KEY_SIZE);
 	memcpy(&c->peer, peer_addr, peer_addrlen);
 	c->peerlen = peer_addrlen;
@@ -415,15 +265,15 @@ int trst_conn_new(const struct trst_conn_config *cfg, int role, const struct trs
 		trst_pkt_set_limits(&c->crypto, cfg->key_update_packets,
 		                    cfg->key_update_packets * 2, 0);
 
-	c->mtu = MIN_MTU;
-	c->mtu_lo = MIN_MTU;
+	c->mtu = TRST_CONN_MIN_MTU;
+	c->mtu_lo = TRST_CONN_MIN_MTU;
 	c->mtu_hi = cfg->max_udp_payload < peer_tp->max_udp_payload ? cfg->max_udp_payload
 	                                                            : peer_tp->max_udp_payload;
-	if (c->mtu_hi < MIN_MTU)
-		c->mtu_hi = MIN_MTU;
+	if (c->mtu_hi < TRST_CONN_MIN_MTU)
+		c->mtu_hi = TRST_CONN_MIN_MTU;
 	c->mtu_next = now; /* probe as soon as there is something to send */
 
-	if ((rc = trst_cc_init(&c->cc, cfg->cc, MIN_MTU, now)) < 0 ||
+	if ((rc = trst_cc_init(&c->cc, cfg->cc, TRST_CONN_MIN_MTU, now)) < 0 ||
 	    (rc = trst_recovery_init(&c->rec, &c->cc, TRST_MAX_ACK_DELAY_US)) < 0) {
 		trst_pkt_crypto_wipe(&c->crypto);
 		trst_free(c);
@@ -456,7 +306,7 @@ void trst_conn_free(struct trst_conn *c)
 		}
 	}
 	trst_free(c->htab);
-	for (size_t i = 0; i < DGRAM_QUEUE_LEN; i++)
+	for (size_t i = 0; i < TRST_CONN_DGRAM_QUEUE; i++)
 		trst_free(c->dq[i].data);
 	trst_recovery_free(&c->rec);
 	trst_pkt_crypto_wipe(&c->crypto);
@@ -489,7 +339,7 @@ uint32_t trst_conn_local_index(const struct trst_conn *c)
 
 int trst_conn_is_closed(const struct trst_conn *c)
 {
-	return c->state == ST_CLOSED;
+	return c->state == TRST_CONN_CLOSED;
 }
 
 uint64_t trst_cstream_id(const struct trst_cstream *s)
@@ -533,12 +383,12 @@ static uint64_t pto_us(const struct trst_conn *c)
 
 /* Enter the closing (we close) or draining (peer closed) state; tell the
  * owner once. */
-static void enter_close(struct trst_conn *c, int draining, int err, uint64_t code,
-                        const uint8_t *reason, size_t reason_len, uint64_t now)
+void trst_conn_enter_close(struct trst_conn *c, int draining, int err, uint64_t code,
+                           const uint8_t *reason, size_t reason_len, uint64_t now)
 {
-	if (c->state != ST_OPEN)
+	if (c->state != TRST_CONN_OPEN)
 		return;
-	c->state = draining ? ST_DRAINING : ST_CLOSING;
+	c->state = draining ? TRST_CONN_DRAINING : TRST_CONN_CLOSING;
 	c->close_err = err;
 	c->close_deadline = now + CLOSE_PTO_MULTIPLE * pto_us(c);
 	if (!draining) {
@@ -557,14 +407,14 @@ static void enter_close(struct trst_conn *c, int draining, int err, uint64_t cod
 static void protocol_error(struct trst_conn *c, int err, const char *what, uint64_t now)
 {
 	TRST_LOG(TRYST_LOG_WARN, "closing connection: %s (%s)", what, tryst_strerror(err));
-	enter_close(c, 0, err, (uint64_t)-err, (const uint8_t *)what, strlen(what), now);
+	trst_conn_enter_close(c, 0, err, (uint64_t)-err, (const uint8_t *)what, strlen(what), now);
 }
 
 void trst_conn_close(struct trst_conn *c, uint64_t code, const char *reason, uint64_t now)
 {
 	if (!reason)
 		reason = "";
-	enter_close(c, 0, 0, code, (const uint8_t *)reason, strlen(reason), now);
+	trst_conn_enter_close(c, 0, 0, code, (const uint8_t *)reason, strlen(reason), now);
 }
 
 /* ---- receive path ---- */
@@ -643,7 +493,7 @@ static int on_stream_frame(struct trst_conn *c, const struct trst_frame *f)
 		s->recv_done = 1;
 		if (c->cb.stream_fin)
 			c->cb.stream_fin(c->ud, s);
-		stream_maybe_free(c, s);
+		trst_cstream_maybe_free(c, s);
 	}
 	return 0;
 }
@@ -671,7 +521,7 @@ static int on_reset_frame(struct trst_conn *c, const struct trst_frame *f)
 	s->recv_done = 1;
 	if (c->cb.stream_reset)
 		c->cb.stream_reset(c->ud, s, f->u.reset.code);
-	stream_maybe_free(c, s);
+	trst_cstream_maybe_free(c, s);
 	return 0;
 }
 
@@ -683,8 +533,8 @@ static void reset_local(struct trst_conn *c, struct trst_cstream *s, uint64_t co
 	s->reset_pending = 1;
 	s->reset_code = code;
 	trst_rangeset_clear(&s->send.lost);
-	queue_remove(c, s);
-	ctrl_push(c, s);
+	trst_cstream_queue_remove(c, s);
+	trst_cstream_ctrl_push(c, s);
 }
 
 static int on_stop_frame(struct trst_conn *c, const struct trst_frame *f)
@@ -711,7 +561,7 @@ static int on_max_stream_data(struct trst_conn *c, const struct trst_frame *f)
 	int was_blocked = trst_send_blocked(&s->send);
 	trst_send_max_data(&s->send, f->u.limit.max);
 	if (was_blocked && trst_send_pending(&s->send))
-		queue_push(c, s);
+		trst_cstream_queue_push(c, s);
 	return 0;
 }
 
@@ -730,12 +580,12 @@ static void on_acked_frame(struct trst_conn *c, const struct trst_sent_frame *sf
 			c->cb.stream_writable(c->ud, s);
 		if (!done_before && trst_send_done(&s->send) && c->cb.stream_sent && !s->reset_sent)
 			c->cb.stream_sent(c->ud, s);
-		stream_maybe_free(c, s);
+		trst_cstream_maybe_free(c, s);
 		break;
 	case TRST_FRAME_RESET_STREAM:
 		if ((s = stream_find(c, sf->id))) {
 			s->reset_acked = 1;
-			stream_maybe_free(c, s);
+			trst_cstream_maybe_free(c, s);
 		}
 		break;
 	case TRST_FRAME_ACK:
@@ -767,24 +617,24 @@ static void on_lost_frame(struct trst_conn *c, const struct trst_sent_frame *sf)
 			return;
 		trst_send_lost(&s->send, sf->offset, sf->len, sf->fin);
 		if (trst_send_pending(&s->send))
-			queue_push(c, s);
+			trst_cstream_queue_push(c, s);
 		break;
 	case TRST_FRAME_RESET_STREAM:
 		if ((s = stream_find(c, sf->id)) && !s->reset_acked) {
 			s->reset_pending = 1;
-			ctrl_push(c, s);
+			trst_cstream_ctrl_push(c, s);
 		}
 		break;
 	case TRST_FRAME_STOP_SENDING:
 		if ((s = stream_find(c, sf->id)) && !s->recv_done) {
 			s->stop_pending = 1;
-			ctrl_push(c, s);
+			trst_cstream_ctrl_push(c, s);
 		}
 		break;
 	case TRST_FRAME_MAX_STREAM_DATA:
 		if ((s = stream_find(c, sf->id)) && !s->recv_done) {
 			s->max_data_pending = 1;
-			ctrl_push(c, s);
+			trst_cstream_ctrl_push(c, s);
 		}
 		break;
 	case TRST_FRAME_MAX_DATA: c->max_data_pending = 1; break;
@@ -857,8 +707,9 @@ static int handle_frame(struct trst_conn *c, const struct trst_frame *f, uint64_
 	case TRST_FRAME_STREAMS_BLOCKED:
 		return 0; /* informational: our updates follow consumption */
 	case TRST_FRAME_CLOSE:
-		enter_close(c, 1, f->u.close.code ? TRYST_ERR_CLOSED_BY_PEER : 0, f->u.close.code,
-		            f->u.close.reason, f->u.close.reason_len, now);
+		trst_conn_enter_close(c, 1, f->u.close.code ? TRYST_ERR_CLOSED_BY_PEER : 0,
+		                      f->u.close.code, f->u.close.reason, f->u.close.reason_len,
+		                      now);
 		return 0;
 	case TRST_FRAME_DATAGRAM:
 		if (c->cb.datagram)
@@ -885,13 +736,21 @@ static void check_key_phase(struct trst_conn *c, uint64_t now)
 int trst_conn_recv(struct trst_conn *c, uint8_t *pkt, size_t len, const struct sockaddr *from,
                    socklen_t fromlen, uint64_t now)
 {
+	return trst_conn_recv_into(c, pkt, len, NULL, from, fromlen, now);
+}
+
+int trst_conn_recv_into(struct trst_conn *c, uint8_t *pkt, size_t len, uint8_t *plain,
+                        const struct sockaddr *from, socklen_t fromlen, uint64_t now)
+{
 	uint64_t pn;
 	ssize_t plen;
 	int eliciting = 0, rc;
 
-	if (c->state == ST_CLOSED || c->state == ST_DRAINING)
+	if (c->state == TRST_CONN_CLOSED || c->state == TRST_CONN_DRAINING)
 		return 0;
-	plen = trst_pkt_open(&c->crypto, pkt, len, &pn);
+	if (!plain && pkt)
+		plain = pkt + TRST_PKT_HEADER_LEN;
+	plen = trst_pkt_open_to(&c->crypto, pkt, len, plain, &pn);
 	if (plen < 0) {
 		if (plen == TRYST_ERR_PACKET_LIMIT)
 			protocol_error(c, (int)plen, "integrity limit reached", now);
@@ -902,7 +761,7 @@ int trst_conn_recv(struct trst_conn *c, uint8_t *pkt, size_t len, const struct s
 	c->last_activity = now;
 	c->recv_since_send = 1;
 	check_key_phase(c, now);
-	if (c->state == ST_CLOSING) {
+	if (c->state == TRST_CONN_CLOSING) {
 		/* RFC 9000 section 10.2.1: answer with CLOSE again. */
 		c->close_pending = 1;
 		return 0;
@@ -917,12 +776,12 @@ int trst_conn_recv(struct trst_conn *c, uint8_t *pkt, size_t len, const struct s
 		c->peerlen = fromlen;
 	}
 
-	const uint8_t *p = pkt + TRST_PKT_HEADER_LEN, *end = p + plen;
+	const uint8_t *p = plain, *end = p + plen;
 	if (p == end) {
 		protocol_error(c, TRYST_ERR_FRAME_MALFORMED, "empty packet", now);
 		return 0;
 	}
-	while (p < end && c->state == ST_OPEN) {
+	while (p < end && c->state == TRST_CONN_OPEN) {
 		struct trst_frame f;
 		if ((rc = trst_frame_decode(&p, end, &f)) < 0) {
 			protocol_error(c, rc, "undecodable frame", now);
@@ -935,438 +794,30 @@ int trst_conn_recv(struct trst_conn *c, uint8_t *pkt, size_t len, const struct s
 		}
 	}
 	trst_ackq_on_packet_received(&c->ackq, pn, eliciting, now);
-	conn_reap(c);
+	trst_conn_reap(c);
 	return 0;
-}
-
-/* ---- send path ---- */
-
-/* Room still free in the packet being built. */
-struct builder {
-	uint8_t *p, *end;
-	struct trst_sent_packet sp;
-	int eliciting;
-	int mtu_probe; /* not counted in flight: its loss is no congestion */
-};
-
-static int add_sent(struct builder *b, uint8_t type, uint64_t id, uint64_t offset, uint32_t len,
-                    int fin)
-{
-	if (b->sp.n_frames >= TRST_SENT_FRAMES_MAX)
-		return -1;
-	struct trst_sent_frame *sf = &b->sp.frames[b->sp.n_frames++];
-	sf->type = type;
-	sf->id = id;
-	sf->offset = offset;
-	sf->len = len;
-	sf->fin = (uint8_t)fin;
-	return 0;
-}
-
-/* Encode one frame if it fits (and its record fits); 1 if written. */
-static int put_frame(struct builder *b, const struct trst_frame *f, uint64_t id, uint64_t offset)
-{
-	if (trst_frame_ack_eliciting(f->type) && b->sp.n_frames >= TRST_SENT_FRAMES_MAX)
-		return 0;
-	ssize_t n = trst_frame_encode(f, b->p, (size_t)(b->end - b->p));
-	if (n < 0)
-		return 0;
-	b->p += n;
-	if (trst_frame_ack_eliciting(f->type)) {
-		b->eliciting = 1;
-		add_sent(b, f->type, id, offset, 0, 0);
-	}
-	return 1;
-}
-
-static void put_ack(struct trst_conn *c, struct builder *b, uint64_t now)
-{
-	struct trst_frame f = {.type = TRST_FRAME_ACK};
-	if (!trst_ackq_changed(&c->ackq))
-		return;
-	f.u.ack.n_ranges =
-	    trst_ackq_build(&c->ackq, now, f.u.ack.ranges, TRST_ACK_MAX_RANGES, &f.u.ack.delay_us);
-	if (!f.u.ack.n_ranges)
-		return;
-	ssize_t n = trst_frame_encode(&f, b->p, (size_t)(b->end - b->p));
-	if (n < 0)
-		return;
-	b->p += n;
-	trst_ackq_on_ack_sent(&c->ackq);
-	/* Remember which ACK this was, to stop repeating it once acked. */
-	add_sent(b, TRST_FRAME_ACK, 0, f.u.ack.ranges[0].largest, 0, 0);
-}
-
-static void put_control(struct trst_conn *c, struct builder *b)
-{
-	struct trst_frame f;
-
-	if (c->max_data_pending) {
-		f.type = TRST_FRAME_MAX_DATA;
-		f.u.limit.max = c->rx_max_data;
-		if (put_frame(b, &f, 0, 0))
-			c->max_data_pending = 0;
-	}
-	if (c->max_streams_pending) {
-		f.type = TRST_FRAME_MAX_STREAMS;
-		f.u.limit.max = c->local_max_streams;
-		if (put_frame(b, &f, 0, 0))
-			c->max_streams_pending = 0;
-	}
-	if (c->data_blocked_pending) {
-		f.type = TRST_FRAME_DATA_BLOCKED;
-		f.u.limit.max = c->tx_max_data;
-		if (put_frame(b, &f, 0, 0))
-			c->data_blocked_pending = 0;
-	}
-	if (c->streams_blocked_pending) {
-		f.type = TRST_FRAME_STREAMS_BLOCKED;
-		f.u.limit.max = c->peer_max_streams;
-		if (put_frame(b, &f, 0, 0))
-			c->streams_blocked_pending = 0;
-	}
-	/* Per-stream control frames, in queue order. */
-	while (c->c_head) {
-		struct trst_cstream *s = c->c_head;
-		if (s->reset_pending) {
-			f.type = TRST_FRAME_RESET_STREAM;
-			f.u.reset.id = s->id;
-			f.u.reset.code = s->reset_code;
-			f.u.reset.final_size = s->send.next;
-			if (!put_frame(b, &f, s->id, 0))
-				return;
-			s->reset_pending = 0;
-		}
-		if (s->stop_pending) {
-			f.type = TRST_FRAME_STOP_SENDING;
-			f.u.stop.id = s->id;
-			f.u.stop.code = s->stop_code;
-			if (!put_frame(b, &f, s->id, 0))
-				return;
-			s->stop_pending = 0;
-		}
-		if (s->max_data_pending) {
-			f.type = TRST_FRAME_MAX_STREAM_DATA;
-			f.u.limit.id = s->id;
-			f.u.limit.max = s->recv.max_data;
-			if (!put_frame(b, &f, s->id, 0))
-				return;
-			s->max_data_pending = 0;
-		}
-		if (s->blocked_pending) {
-			f.type = TRST_FRAME_STREAM_DATA_BLOCKED;
-			f.u.limit.id = s->id;
-			f.u.limit.max = s->send.max_data;
-			if (!put_frame(b, &f, s->id, 0))
-				return;
-			s->blocked_pending = 0;
-		}
-		c->c_head = s->cnext;
-		if (!c->c_head)
-			c->c_tail = NULL;
-		s->cqueued = 0;
-		s->cnext = NULL;
-		stream_maybe_free(c, s);
-	}
-}
-
-static void put_datagrams(struct trst_conn *c, struct builder *b)
-{
-	while (c->dq_len) {
-		struct dgram *d = &c->dq[c->dq_head];
-		struct trst_frame f = {.type = TRST_FRAME_DATAGRAM};
-		f.u.datagram.data = d->data;
-		f.u.datagram.len = d->len;
-		ssize_t n = trst_frame_encode(&f, b->p, (size_t)(b->end - b->p));
-		if (n < 0)
-			return; /* next packet */
-		b->p += n;
-		b->eliciting = 1;
-		c->dq_head = (c->dq_head + 1) % DGRAM_QUEUE_LEN;
-		c->dq_len--;
-	}
-}
-
-/* Stream data: round-robin over streams with something to send.  A stream
- * that fills the packet stays at the head, so one bulk stream fills
- * whole packets; others take turns. */
-static void put_streams(struct trst_conn *c, struct builder *b)
-{
-	struct trst_cstream *s = c->q_head;
-	struct trst_cstream *first_rotated = NULL;
-
-	while (s && b->end - b->p > 8 && b->sp.n_frames < TRST_SENT_FRAMES_MAX) {
-		uint64_t credit = c->tx_max_data - c->tx_data;
-		size_t room = (size_t)(b->end - b->p);
-		/* Ask for as much as fills the packet with a frame that has no
-		 * length field (offsets never exceed `next`, so this header
-		 * size is an upper bound): full packets of exactly the path
-		 * MTU are what GSO batches. */
-		size_t hdr = trst_frame_stream_header_len(s->id, s->send.next, 0, 0);
-		if (room <= hdr + 1) {
-			break;
-		}
-		uint64_t off;
-		size_t len;
-		int fin, is_new;
-		if (!trst_send_next(&s->send, room - hdr, credit, &off, &len, &fin, &is_new)) {
-			if (trst_send_blocked(&s->send) && !s->send.blocked_sent) {
-				s->send.blocked_sent = 1;
-				s->blocked_pending = 1;
-				ctrl_push(c, s);
-			} else if (trst_send_pending(&s->send) && credit == 0 &&
-			           !c->data_blocked_pending) {
-				c->data_blocked_pending = 1;
-			}
-			struct trst_cstream *next = s->qnext;
-			queue_remove(c, s);
-			s = next;
-			continue;
-		}
-		/* Omit the length when this frame fills the rest, or when the
-		 * length field would not fit: it is then the last frame. */
-		size_t h0 = trst_frame_stream_header_len(s->id, off, len, 0);
-		int with_len = !(h0 + len >= room - 8 ||
-		                 trst_frame_stream_header_len(s->id, off, len, 1) + len > room);
-		size_t h = trst_frame_stream_header_put(b->p, s->id, off, len, fin, with_len);
-		trst_send_copy(&s->send, off, len, b->p + h);
-		b->p += h + len;
-		trst_send_sent(&s->send, off, len, fin, is_new);
-		if (is_new)
-			c->tx_data += len;
-		c->st.stream_bytes_sent += len;
-		add_sent(b, TRST_FRAME_STREAM, s->id, off, (uint32_t)len, fin);
-		b->eliciting = 1;
-		if (!with_len) {
-			b->end = b->p; /* the frame runs to the end: nothing may follow */
-			break;
-		}
-		if (!trst_send_pending(&s->send)) {
-			struct trst_cstream *next = s->qnext;
-			queue_remove(c, s);
-			s = next;
-		} else if (b->end - b->p > 32 && s != first_rotated) {
-			/* Packet has room and the stream still has data but
-			 * hit a limit: let the next stream have a go. */
-			if (!first_rotated)
-				first_rotated = s;
-			struct trst_cstream *next = s->qnext ? s->qnext : NULL;
-			queue_remove(c, s);
-			queue_push(c, s);
-			s = next ? next : c->q_head;
-			if (s == first_rotated)
-				break;
-		}
-	}
-}
-
-static int has_data_to_send(const struct trst_conn *c)
-{
-	return c->q_head || c->c_head || c->dq_len || c->max_data_pending ||
-	       c->max_streams_pending || c->data_blocked_pending || c->streams_blocked_pending ||
-	       c->ping_pending;
-}
-
-/* Should this packet be a path MTU probe? */
-static int mtu_probe_due(struct trst_conn *c, uint64_t now, size_t cap)
-{
-	if (c->mtu_in_flight || c->mtu_lo >= c->mtu_hi || now < c->mtu_next)
-		return 0;
-	/* Binary search (RFC 8899 section 5.3.2 leaves the method open). */
-	size_t probe = c->mtu_lo + (c->mtu_hi - c->mtu_lo + 1) / 2;
-	if (c->mtu_hi - c->mtu_lo <= 16)
-		probe = c->mtu_hi;
-	if (probe > cap)
-		return 0;
-	c->mtu_probe = probe;
-	return 1;
-}
-
-static size_t finish_packet(struct trst_conn *c, struct builder *b, uint8_t *out, size_t cap,
-                            uint64_t now)
-{
-	size_t payload = (size_t)(b->p - (out + TRST_PKT_HEADER_LEN));
-	uint64_t pn;
-	ssize_t n = trst_pkt_seal(&c->crypto, out, payload, cap, &pn);
-	if (n < 0) {
-		if (n == TRYST_ERR_PACKET_LIMIT)
-			enter_close(c, 0, (int)n, (uint64_t)-n, (const uint8_t *)"key limit", 9,
-			            now);
-		return 0;
-	}
-	b->sp.pn = pn;
-	b->sp.size = (uint32_t)n;
-	b->sp.ack_eliciting = (uint8_t)b->eliciting;
-	/* ACK-only packets are not in flight (RFC 9002 section 2); nor are
-	 * path MTU probes, whose loss says nothing about congestion (RFC 8899
-	 * section 4.4). */
-	b->sp.in_flight = (uint8_t)(b->eliciting && !b->mtu_probe);
-	b->sp.time_sent = now;
-	if (trst_recovery_on_packet_sent(&c->rec, &b->sp) < 0)
-		TRST_LOG(TRYST_LOG_WARN, "recovery could not record packet %llu",
-		         (unsigned long long)pn);
-	c->st.packets_sent++;
-	c->st.bytes_sent += (uint64_t)n;
-	if (b->eliciting) {
-		/* RFC 9000 section 10.1: sending restarts the idle timer only
-		 * for the first ack-eliciting packet after one was received, so
-		 * a peer that has vanished cannot be kept "alive" by our own
-		 * keepalives and retransmissions. */
-		if (c->recv_since_send)
-			c->last_activity = now;
-		c->recv_since_send = 0;
-		c->last_sent = now;
-	}
-	/* RFC 9001 section 6: update keys before their limit. */
-	if (trst_pkt_need_key_update(&c->crypto))
-		trst_pkt_key_update(&c->crypto);
-	return (size_t)n;
-}
-
-static size_t conn_write(struct trst_conn *c, uint8_t *out, size_t cap, uint64_t now);
-
-size_t trst_conn_write(struct trst_conn *c, uint8_t *out, size_t cap, uint64_t now)
-{
-	size_t n = conn_write(c, out, cap, now);
-	conn_reap(c);
-	return n;
-}
-
-static size_t conn_write(struct trst_conn *c, uint8_t *out, size_t cap, uint64_t now)
-{
-	struct builder b;
-	size_t size = c->mtu < cap ? c->mtu : cap;
-
-	if (c->state == ST_CLOSED || c->state == ST_DRAINING || size < MIN_MTU)
-		return 0;
-	memset(&b.sp, 0, sizeof b.sp);
-	b.eliciting = 0;
-	b.mtu_probe = 0;
-	b.p = out + TRST_PKT_HEADER_LEN;
-
-	if (c->state == ST_CLOSING) {
-		if (!c->close_pending)
-			return 0;
-		struct trst_frame f = {.type = TRST_FRAME_CLOSE};
-		f.u.close.code = c->close_code;
-		f.u.close.reason = c->close_reason;
-		f.u.close.reason_len = c->close_reason_len;
-		b.end = out + size - TRST_PKT_TAG_LEN;
-		ssize_t n = trst_frame_encode(&f, b.p, (size_t)(b.end - b.p));
-		if (n < 0)
-			return 0;
-		b.p += n;
-		c->close_pending = 0;
-		return finish_packet(c, &b, out, cap, now);
-	}
-
-	int probe = c->pto_probes > 0;
-	int cwnd_ok = probe || trst_recovery_send_allowance(&c->rec) > 0;
-	int pace_ok = probe || trst_cc_next_send_time(&c->cc, now, size) <= now;
-	int ack_due = trst_ackq_deadline(&c->ackq) <= now;
-	int want = has_data_to_send(c) || probe;
-
-	if (cwnd_ok && !want)
-		trst_recovery_on_app_limited(&c->rec);
-	if (!(cwnd_ok && pace_ok && want) && !ack_due)
-		return 0;
-
-	/* A path MTU probe is its own packet: PING and padding to the probe
-	 * size; its loss does not count as congestion (RFC 8899 4.2). */
-	if (cwnd_ok && pace_ok && !probe && c->state == ST_OPEN && c->q_head &&
-	    mtu_probe_due(c, now, cap)) {
-		b.end = out + c->mtu_probe - TRST_PKT_TAG_LEN;
-		*b.p++ = TRST_FRAME_PING;
-		add_sent(&b, TRST_FRAME_PING, 0, 0, (uint32_t)c->mtu_probe, 0);
-		b.eliciting = 1;
-		memset(b.p, 0, (size_t)(b.end - b.p));
-		b.p = b.end;
-		c->mtu_in_flight = 1;
-		b.mtu_probe = 1;
-		return finish_packet(c, &b, out, cap, now);
-	}
-
-	b.end = out + size - TRST_PKT_TAG_LEN;
-	put_ack(c, &b, now);
-	if (cwnd_ok && pace_ok) {
-		put_control(c, &b);
-		put_datagrams(c, &b);
-		/* PING when asked for (keepalive, handshake confirmation) or
-		 * when a PTO probe has nothing else to carry; it goes before
-		 * stream data, which may run to the end of the packet. */
-		if ((c->ping_pending || (probe && !c->q_head && !b.eliciting)) && b.p < b.end) {
-			*b.p++ = TRST_FRAME_PING;
-			add_sent(&b, TRST_FRAME_PING, 0, 0, 0, 0);
-			b.eliciting = 1;
-			c->ping_pending = 0;
-		}
-		put_streams(c, &b);
-		/* A PTO probe must elicit an acknowledgement whatever else it
-		 * carries (RFC 9002 section 6.2.4), or the probe is never sent
-		 * and the timer fires again at once. */
-		if (probe && !b.eliciting && b.p < b.end) {
-			*b.p++ = TRST_FRAME_PING;
-			add_sent(&b, TRST_FRAME_PING, 0, 0, 0, 0);
-			b.eliciting = 1;
-		}
-	}
-	if (b.p == out + TRST_PKT_HEADER_LEN)
-		return 0;
-	if (probe && b.eliciting)
-		c->pto_probes--;
-	return finish_packet(c, &b, out, cap, now);
 }
 
 /* ---- timers ---- */
 
-uint64_t trst_conn_deadline(const struct trst_conn *c)
-{
-	uint64_t d = UINT64_MAX;
-#define EARLIER(t)                                                                                 \
-	do {                                                                                       \
-		uint64_t t_ = (t);                                                                 \
-		if (t_ < d)                                                                        \
-			d = t_;                                                                    \
-	} while (0)
-
-	switch (c->state) {
-	case ST_CLOSED: return UINT64_MAX;
-	case ST_CLOSING:
-	case ST_DRAINING: return c->close_deadline;
-	default: break;
-	}
-	EARLIER(c->last_activity + c->idle_timeout_us);
-	if (c->cfg.keepalive_us)
-		EARLIER(c->last_sent + c->cfg.keepalive_us);
-	EARLIER(trst_recovery_deadline(&c->rec));
-	EARLIER(trst_ackq_deadline(&c->ackq));
-	if (c->prev_keys_drop_at)
-		EARLIER(c->prev_keys_drop_at);
-	/* When blocked only by pacing, wake up when the pacer allows. */
-	if ((has_data_to_send(c) && trst_recovery_send_allowance(&c->rec) > 0) || c->pto_probes)
-		EARLIER(trst_cc_next_send_time(&c->cc, c->last_sent, c->mtu));
-#undef EARLIER
-	return d;
-}
-
 void trst_conn_timeout(struct trst_conn *c, uint64_t now)
 {
 	switch (c->state) {
-	case ST_CLOSED: return;
-	case ST_CLOSING:
-	case ST_DRAINING:
+	case TRST_CONN_CLOSED: return;
+	case TRST_CONN_CLOSING:
+	case TRST_CONN_DRAINING:
 		if (now >= c->close_deadline)
-			c->state = ST_CLOSED;
+			c->state = TRST_CONN_CLOSED;
 		return;
 	default: break;
 	}
 	if (now >= c->last_activity + c->idle_timeout_us) {
 		/* RFC 9000 section 10.1: silently discard. */
-		c->state = ST_DRAINING;
+		c->state = TRST_CONN_DRAINING;
 		c->close_deadline = now;
 		if (c->cb.closed)
 			c->cb.closed(c->ud, TRYST_ERR_TIMEOUT, 0, NULL, 0);
-		c->state = ST_CLOSED;
+		c->state = TRST_CONN_CLOSED;
 		return;
 	}
 	if (c->cfg.keepalive_us && now >= c->last_sent + c->cfg.keepalive_us)
@@ -1386,7 +837,7 @@ void trst_conn_timeout(struct trst_conn *c, uint64_t now)
 					on_lost_frame(c, &old->frames[i]);
 	}
 	c->pto_probes += probes;
-	conn_reap(c);
+	trst_conn_reap(c);
 }
 
 /* ---- streams API ---- */
@@ -1394,7 +845,7 @@ void trst_conn_timeout(struct trst_conn *c, uint64_t now)
 int trst_conn_stream_open(struct trst_conn *c, struct trst_cstream **out)
 {
 	struct trst_cstream *s;
-	if (c->state != ST_OPEN)
+	if (c->state != TRST_CONN_OPEN)
 		return TRYST_ERR_CLOSED;
 	if (c->local_opened >= c->peer_max_streams) {
 		c->streams_blocked_pending = 1;
@@ -1410,13 +861,13 @@ int trst_conn_stream_open(struct trst_conn *c, struct trst_cstream **out)
 long trst_conn_stream_write(struct trst_cstream *s, const uint8_t *data, size_t len)
 {
 	struct trst_conn *c = s->conn;
-	if (c->state != ST_OPEN)
+	if (c->state != TRST_CONN_OPEN)
 		return TRYST_ERR_CLOSED;
 	if (s->reset_sent || s->send.fin)
 		return TRYST_ERR_STREAM_STATE;
 	long n = trst_send_write(&s->send, data, len);
 	if (n > 0)
-		queue_push(c, s);
+		trst_cstream_queue_push(c, s);
 	return n;
 }
 
@@ -1431,7 +882,7 @@ int trst_conn_stream_finish(struct trst_cstream *s)
 		return TRYST_ERR_STREAM_STATE;
 	if (!s->send.fin) {
 		trst_send_finish(&s->send);
-		queue_push(s->conn, s);
+		trst_cstream_queue_push(s->conn, s);
 	}
 	return 0;
 }
@@ -1448,7 +899,7 @@ int trst_conn_stream_stop(struct trst_cstream *s, uint64_t code)
 		return 0;
 	s->stop_pending = 1;
 	s->stop_code = code;
-	ctrl_push(s->conn, s);
+	trst_cstream_ctrl_push(s->conn, s);
 	return 0;
 }
 
@@ -1461,7 +912,7 @@ void trst_conn_stream_consumed(struct trst_cstream *s, size_t n)
 	if (m) {
 		trst_recv_advertised(&s->recv, m);
 		s->max_data_pending = 1;
-		ctrl_push(c, s);
+		trst_cstream_ctrl_push(c, s);
 	}
 	if (c->rx_max_data - c->rx_consumed < c->cfg.conn_window / 2) {
 		c->rx_max_data = c->rx_consumed + c->cfg.conn_window;
@@ -1482,7 +933,7 @@ void trst_conn_stream_release(struct trst_cstream *s)
 	}
 	if (!s->send.fin && !s->reset_sent)
 		trst_conn_stream_finish(s);
-	stream_maybe_free(c, s);
+	trst_cstream_maybe_free(c, s);
 }
 
 /* ---- datagrams ---- */
@@ -1495,13 +946,13 @@ size_t trst_conn_datagram_max(const struct trst_conn *c)
 
 int trst_conn_send_datagram(struct trst_conn *c, const uint8_t *data, size_t len)
 {
-	if (c->state != ST_OPEN)
+	if (c->state != TRST_CONN_OPEN)
 		return TRYST_ERR_CLOSED;
 	if (len > trst_conn_datagram_max(c))
 		return TRYST_ERR_INVALID;
-	if (c->dq_len == DGRAM_QUEUE_LEN)
+	if (c->dq_len == TRST_CONN_DGRAM_QUEUE)
 		return TRYST_ERR_AGAIN;
-	size_t i = (c->dq_head + c->dq_len) % DGRAM_QUEUE_LEN;
+	size_t i = (c->dq_head + c->dq_len) % TRST_CONN_DGRAM_QUEUE;
 	if (!c->dq[i].data && !(c->dq[i].data = trst_calloc(1, c->mtu_hi)))
 		return TRYST_ERR_NOMEM;
 	memcpy(c->dq[i].data, data, len);

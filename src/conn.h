@@ -110,6 +110,12 @@ void trst_conn_free(struct trst_conn *c);
  * connection.  Protocol violations close the connection (callback). */
 int trst_conn_recv(struct trst_conn *c, uint8_t *pkt, size_t len, const struct sockaddr *from,
                    socklen_t fromlen, uint64_t now);
+/* The same, opening the packet into `plain` (room for len bytes) instead
+ * of in place, so that in-order stream data reaches stream_data inside
+ * `plain`; NULL is trst_conn_recv.  The node passes memory of its rxpool,
+ * which then lends those bytes to the application without a copy. */
+int trst_conn_recv_into(struct trst_conn *c, uint8_t *pkt, size_t len, uint8_t *plain,
+                        const struct sockaddr *from, socklen_t fromlen, uint64_t now);
 
 /* Write the next datagram to send into out (cap bytes, at least the
  * current path MTU).  Returns its length, or 0 when nothing may be sent

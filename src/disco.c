@@ -26,6 +26,13 @@
 #define CANDIDATE_POLL_S  10 /* how often interfaces are looked at again */
 #define MAX_PUNCHES       64 /* listener side: dialers punched at once */
 #define PUNCH_DURATION_US (10ull * 1000000ull)
+/* A dial by key asks the DHT again after 250 ms, 500 ms, 1 s, 2 s, ...
+ * (at most every 2 s) while nothing answers: a DHT node that has just
+ * started knows few others, so its first get may find nothing and its
+ * first knock may go nowhere. */
+#define DIAL_RETRY_FIRST_MS 250
+#define DIAL_RETRY_MAX_MS   2000
+#define DIAL_MAX_KNOCKS     5
 /* Probe rounds: quick at first (both sides start at nearly the same
  * moment, and a NAT mapping must exist before the other's packet lands),
  * then backing off. */
@@ -35,7 +42,11 @@ struct dial_job {
 	struct trst_disco *d;
 	tryst_conn *conn;
 	uint8_t key[TRYST_KEY_SIZE];
+	uint8_t token[TRST_TOKEN_SIZE];
 	trst_dht_op *lookup, *watch;
+	struct event *retry;  /* lookup and knock again */
+	unsigned tries;
+	int found;            /* a record arrived (lookup or watch) */
 	struct dial_job *next;
 };
 
@@ -249,12 +260,38 @@ static void dial_lookup_cb(void *ud, int err, const tryst_record *rec, const uin
 	(void)rawlen;
 	j->lookup = NULL; /* a lookup ends with its one answer */
 	if (err < 0 || !rec) {
-		/* Not found (yet): the watch goes on until the handshake
-		 * timeout, so a peer that publishes later is still met. */
+		/* Not found (yet): the watch goes on, and the retry timer
+		 * asks again, until the handshake timeout. */
 		TRST_LOG(TRYST_LOG_DEBUG, "disco: lookup: %s", tryst_strerror(err));
 		return;
 	}
+	j->found = 1;
 	dial_record(j, rec);
+}
+
+static void dial_knock(struct dial_job *j)
+{
+	struct trst_disco *d = j->d;
+	if (d->own_len && j->tries < DIAL_MAX_KNOCKS)
+		trst_dht_knock(d->dht, j->key, d->own_raw, d->own_len, j->token);
+}
+
+static void dial_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dial_job *j = arg;
+	(void)fd;
+	(void)what;
+	j->tries++;
+	if (!j->found && !j->lookup)
+		trst_dht_lookup(j->d->dht, j->key, j->d->timeout_ms, dial_lookup_cb, j, &j->lookup);
+	/* Knock again: the first may have gone out before our DHT node knew
+	 * where the inbox lives, or before the listener listened. */
+	dial_knock(j);
+	unsigned ms = DIAL_RETRY_FIRST_MS << (j->tries < 4 ? j->tries : 4);
+	if (ms > DIAL_RETRY_MAX_MS)
+		ms = DIAL_RETRY_MAX_MS;
+	struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
+	evtimer_add(j->retry, &tv);
 }
 
 static void dial_watch_cb(void *ud, int err, const tryst_record *rec, const uint8_t *raw,
@@ -262,14 +299,18 @@ static void dial_watch_cb(void *ud, int err, const tryst_record *rec, const uint
 {
 	(void)raw;
 	(void)rawlen;
-	if (err == 0 && rec)
+	if (err == 0 && rec) {
+		((struct dial_job *)ud)->found = 1;
 		dial_record(ud, rec);
+	}
 }
 
 static void dial_job_free(struct dial_job *j)
 {
 	trst_dht_cancel(j->lookup);
 	trst_dht_cancel(j->watch);
+	if (j->retry)
+		event_free(j->retry);
 	trst_free(j);
 }
 
@@ -307,6 +348,7 @@ TRYST_EXPORT int tryst_node_connect_key(tryst_node *n, const uint8_t key[TRYST_K
 	}
 	j->d = d;
 	memcpy(j->key, key, TRYST_KEY_SIZE);
+	memcpy(j->token, token, TRST_TOKEN_SIZE);
 	j->next = d->dials;
 	d->dials = j;
 	/* Everything at once, whichever answers first wins.  In the DHT: the
@@ -322,8 +364,15 @@ TRYST_EXPORT int tryst_node_connect_key(tryst_node *n, const uint8_t key[TRYST_K
 		tryst_conn_free(j->conn); /* dial_done frees the job */
 		return rc;
 	}
-	if (d->dht && d->own_len)
-		trst_dht_knock(d->dht, key, d->own_raw, d->own_len, token);
+	if (d->dht) {
+		struct timeval tv = {0, DIAL_RETRY_FIRST_MS * 1000};
+		dial_knock(j);
+		if (!(j->retry = evtimer_new(trst_node_base(n), dial_retry_cb, j))) {
+			tryst_conn_free(j->conn);
+			return TRYST_ERR_NOMEM;
+		}
+		evtimer_add(j->retry, &tv);
+	}
 	if (d->client && (rc = trst_client_dial(d->client, j->conn, key, token)) < 0) {
 		tryst_conn_free(j->conn);
 		return rc;
@@ -454,6 +503,11 @@ static void punch_start(struct trst_disco *d, const uint8_t key[TRYST_KEY_SIZE],
 {
 	struct punch *p = NULL;
 	uint64_t now = now_us();
+
+	/* A knock that comes after the dialer got through (a repeat, or one
+	 * slower than the direct path) needs no punching. */
+	if (trst_node_connected_to(d->node, key))
+		return;
 
 	/* One session per dialer key: a new knock restarts it with the new
 	 * token and candidates. */

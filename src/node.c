@@ -21,10 +21,17 @@
 #include "handshake.h"
 #include "node.h"
 #include "packet.h"
+#include "rxpool.h"
 #include "udp.h"
 
 #define MAX_DIAL_ADDRS 8
 #define MAX_DIAL_RELAYS 2 /* relay circuits a dial may add beyond those */
+/* Bytes a stream takes from its bufferevent before it stops reading. */
+#define STREAM_PULL_LIMIT (256 * 1024)
+/* Received stream data is copied into blocks of this size, kept for reuse
+ * up to RX_POOL_FREE idle ones (rxpool.h). */
+#define RX_POOL_BLOCK (128 * 1024)
+#define RX_POOL_FREE  32
 /* Default path MTU probing ceiling.  Real paths stop far below (the route
  * MTU caps each search); on loopback and jumbo-frame links larger datagrams
  * cut the per-packet cost of the kernel and the crypto. */
@@ -42,8 +49,6 @@
 /* Relayed datagrams of one send: each with the 9-byte relay head, and no
  * send longer than a UDP datagram can be (GSO counts the whole batch). */
 #define RELAY_TX_BUF 65000
-/* Bytes a stream takes from its bufferevent before the flow stops. */
-#define STREAM_PULL_WATERMARK (256 * 1024)
 
 enum tc_state { TC_DIALING, TC_OPEN, TC_CLOSED };
 
@@ -112,6 +117,7 @@ struct tryst_node {
 	struct tryst_conn *dirty;
 	struct event *flush_ev;
 	size_t unconfirmed;
+	struct trst_rxpool *rxpool; /* received stream data (rxpool.h) */
 	uint8_t *tx;
 	int in_flush;
 	struct trst_disco *disco;       /* NULL: no discovery configured */
@@ -761,6 +767,14 @@ int trst_node_set_raw(tryst_node *n, uint8_t type, trst_raw_fn fn, void *ud)
 	return 0;
 }
 
+int trst_node_connected_to(const tryst_node *n, const uint8_t key[TRYST_KEY_SIZE])
+{
+	for (const struct tryst_conn *c = n->conns; c; c = c->next)
+		if (c->state == TC_OPEN && memcmp(c->peer_key, key, TRYST_KEY_SIZE) == 0)
+			return 1;
+	return 0;
+}
+
 struct trst_disco *trst_node_disco(const tryst_node *n)
 {
 	return n->disco;
@@ -1005,7 +1019,12 @@ static void on_data(tryst_node *n, uint8_t *pkt, size_t len, const struct sockad
 	 * still in flight are taken but do not move it back. */
 	if (!relayed && trst_relay_is_addr(from, NULL))
 		from = NULL;
-	if (trst_conn_recv(c->core, pkt, len, from, fromlen, now) < 0)
+	/* Opened into the pool that carries stream data to the application:
+	 * in-order data is then lent where it lies (rxpool.h). */
+	uint8_t *plain = trst_rxpool_scratch(n->rxpool, len);
+	int rc = trst_conn_recv_into(c->core, pkt, len, plain, from, fromlen, now);
+	trst_rxpool_scratch_done(n->rxpool);
+	if (rc < 0)
 		return; /* not authentic: as if it never came */
 	if (relayed &&
 	    (!trst_relay_is_addr(trst_conn_peer_addr(c->core, NULL), &circuit) || circuit != was)) {
@@ -1271,6 +1290,8 @@ TRYST_EXPORT int tryst_node_new(struct event_base *base, const struct tryst_node
 	rc = TRYST_ERR_NOMEM;
 	if (!(n->tx = malloc(TX_BUF)) || !(n->flush_ev = event_new(base, -1, 0, flush_cb, n)))
 		goto fail;
+	if ((rc = trst_rxpool_new(RX_POOL_BLOCK, RX_POOL_FREE, &n->rxpool)) < 0)
+		goto fail;
 	if ((rc = trst_hs_responder_new(&n->responder, n->id, tryst_now_us())) < 0)
 		goto fail;
 
@@ -1332,6 +1353,7 @@ TRYST_EXPORT void tryst_node_free(tryst_node *n)
 	if (n->flush_ev)
 		event_free(n->flush_ev);
 	free(n->tx);
+	trst_rxpool_release(n->rxpool);
 	tryst_identity_free(n->id);
 	trst_free(n);
 }
@@ -1477,26 +1499,44 @@ static void theirs_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info 
 }
 
 /* Move what the application wrote into the stream's send buffer, as far
- * as it has room; finish the stream once everything is in. */
+ * as it has room; finish the stream once everything is in.
+ *
+ * Backpressure without copies: `ours` reads only while it holds less than
+ * STREAM_PULL_LIMIT bytes (ours_input_cb stops it as soon as a hand-over
+ * crosses the mark), so the bytes wait in the application's output, where
+ * its write watermark sees them.  Each hand-over of the pair then moves
+ * whole evbuffer chains.  (A read high-watermark on `ours` would bound the
+ * same thing, but the pair then splits chains at the mark and copies every
+ * byte once more.) */
 static void stream_pull(struct tryst_stream *st)
 {
 	if (!st->cs)
 		return;
 	struct evbuffer *in = bufferevent_get_input(st->ours);
 	int moved = 0;
-	while (evbuffer_get_length(in)) {
-		size_t room = trst_conn_stream_room(st->cs);
-		if (!room)
+	for (int round = 0; round < 2; round++) {
+		while (evbuffer_get_length(in)) {
+			size_t room = trst_conn_stream_room(st->cs);
+			if (!room)
+				break;
+			struct evbuffer_iovec v;
+			if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+				break;
+			size_t n = v.iov_len < room ? v.iov_len : room;
+			long k = trst_conn_stream_write(st->cs, v.iov_base, n);
+			if (k <= 0)
+				break;
+			evbuffer_drain(in, (size_t)k);
+			moved = 1;
+		}
+		if (evbuffer_get_length(in) >= STREAM_PULL_LIMIT ||
+		    (bufferevent_get_enabled(st->ours) & EV_READ))
 			break;
-		struct evbuffer_iovec v;
-		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-			break;
-		size_t n = v.iov_len < room ? v.iov_len : room;
-		long k = trst_conn_stream_write(st->cs, v.iov_base, n);
-		if (k <= 0)
-			break;
-		evbuffer_drain(in, (size_t)k);
-		moved = 1;
+		/* Enabling hands over what the application wrote meanwhile
+		 * at once: take it in the same call. */
+		bufferevent_enable(st->ours, EV_READ);
+		if (!st->cs)
+			return;
 	}
 	if (st->app_fin && !evbuffer_get_length(in)) {
 		trst_conn_stream_finish(st->cs);
@@ -1504,6 +1544,15 @@ static void stream_pull(struct tryst_stream *st)
 	}
 	if (moved)
 		mark_dirty(st->conn);
+}
+
+/* A hand-over from the application crossed the mark: stop reading until
+ * stream_pull has taken most of it. */
+static void ours_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct tryst_stream *st = arg;
+	if (info->n_added && evbuffer_get_length(buf) >= STREAM_PULL_LIMIT)
+		bufferevent_disable(st->ours, EV_READ);
 }
 
 static struct tryst_stream *stream_wrap(struct tryst_conn *c, struct trst_cstream *cs)
@@ -1522,8 +1571,8 @@ static struct tryst_stream *stream_wrap(struct tryst_conn *c, struct trst_cstrea
 	st->theirs = pair[1];
 	trst_cstream_set_user(cs, st);
 	bufferevent_setcb(st->ours, ours_read_cb, NULL, ours_event_cb, st);
-	bufferevent_setwatermark(st->ours, EV_READ, 0, STREAM_PULL_WATERMARK);
 	bufferevent_enable(st->ours, EV_READ | EV_WRITE);
+	evbuffer_add_cb(bufferevent_get_input(st->ours), ours_input_cb, st);
 	bufferevent_enable(st->theirs, EV_READ | EV_WRITE);
 	evbuffer_add_cb(bufferevent_get_input(st->theirs), theirs_input_cb, st);
 	st->next = c->streams;
@@ -1587,7 +1636,8 @@ static void core_stream_data(void *ud, struct trst_cstream *cs, const uint8_t *d
 	}
 	/* Into our end's output: the pair moves it to the application's
 	 * input; credit comes back as the application drains it. */
-	evbuffer_add(bufferevent_get_output(st->ours), d, len);
+	if (trst_rxpool_add(st->conn->node->rxpool, bufferevent_get_output(st->ours), d, len) < 0)
+		stream_fail(st, TRYST_ERR_NOMEM, 0);
 }
 
 static void core_stream_fin(void *ud, struct trst_cstream *cs)

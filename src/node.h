@@ -84,6 +84,9 @@ void trst_node_relay_drop_owner(tryst_node *n, void *owner, int err);
 void trst_node_relay_input(tryst_node *n, uint8_t *buf, size_t len, const struct sockaddr *from,
                            socklen_t fromlen);
 
+/* 1 if a connection with `key` is open (or opening). */
+int trst_node_connected_to(const tryst_node *n, const uint8_t key[TRYST_KEY_SIZE]);
+
 /* The node's discovery, or NULL. */
 struct trst_disco *trst_node_disco(const tryst_node *n);
 

@@ -179,10 +179,17 @@ static void send_next_generation(struct trst_pkt_crypto *c)
 ssize_t trst_pkt_seal(struct trst_pkt_crypto *c, uint8_t *out, size_t payload_len, size_t cap,
                       uint64_t *pn)
 {
+	return trst_pkt_seal_from(c, out, out ? out + TRST_PKT_HEADER_LEN : NULL, payload_len, cap,
+	                          pn);
+}
+
+ssize_t trst_pkt_seal_from(struct trst_pkt_crypto *c, uint8_t *out, const uint8_t *plain,
+                           size_t payload_len, size_t cap, uint64_t *pn)
+{
 	uint8_t nonce[TRST_PKT_IV_LEN], *payload = out + TRST_PKT_HEADER_LEN;
 	uint64_t n;
 
-	if (!c || !out || !c->aead)
+	if (!c || !out || !plain || !c->aead)
 		return TRYST_ERR_INVALID;
 	if (cap < TRST_PKT_OVERHEAD || payload_len > cap - TRST_PKT_OVERHEAD)
 		return TRYST_ERR_BUFFER;
@@ -199,11 +206,11 @@ ssize_t trst_pkt_seal(struct trst_pkt_crypto *c, uint8_t *out, size_t payload_le
 	nonce_of(&c->send, n, nonce);
 	if (c->aead == TRST_AEAD_AES256_GCM)
 		crypto_aead_aes256gcm_encrypt_detached_afternm(
-		    payload, payload + payload_len, NULL, payload, payload_len, out,
+		    payload, payload + payload_len, NULL, plain, payload_len, out,
 		    TRST_PKT_HEADER_LEN, NULL, nonce, &c->send.k.aes);
 	else
 		crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-		    payload, payload + payload_len, NULL, payload, payload_len, out,
+		    payload, payload + payload_len, NULL, plain, payload_len, out,
 		    TRST_PKT_HEADER_LEN, NULL, nonce, c->send.k.chacha);
 	c->next_pn = n + 1;
 	c->send_count++;
@@ -300,9 +307,16 @@ int trst_pkt_integrity_exceeded(const struct trst_pkt_crypto *c)
 
 ssize_t trst_pkt_open(struct trst_pkt_crypto *c, uint8_t *pkt, size_t len, uint64_t *pn)
 {
+	return trst_pkt_open_to(c, pkt, len, pkt ? pkt + TRST_PKT_HEADER_LEN : NULL, pn);
+}
+
+ssize_t trst_pkt_open_to(struct trst_pkt_crypto *c, const uint8_t *pkt, size_t len, uint8_t *plain,
+                         uint64_t *pn)
+{
 	enum { CUR, PREV, NEXT } which;
 	const struct trst_pkt_key *k;
-	uint8_t nonce[TRST_PKT_IV_LEN], *payload = pkt + TRST_PKT_HEADER_LEN;
+	uint8_t nonce[TRST_PKT_IV_LEN];
+	const uint8_t *payload = pkt + TRST_PKT_HEADER_LEN;
 	uint32_t index;
 	uint64_t n;
 	size_t plen;
@@ -312,6 +326,8 @@ ssize_t trst_pkt_open(struct trst_pkt_crypto *c, uint8_t *pkt, size_t len, uint6
 		return TRYST_ERR_INVALID;
 	if ((rc = trst_pkt_peek_index(pkt, len, &index)) < 0)
 		return rc;
+	if (!plain)
+		return TRYST_ERR_INVALID;
 	/* RFC 9001 section 6.6: past the integrity limit, process nothing. */
 	if (trst_pkt_integrity_exceeded(c))
 		return TRYST_ERR_PACKET_LIMIT;
@@ -338,11 +354,11 @@ ssize_t trst_pkt_open(struct trst_pkt_crypto *c, uint8_t *pkt, size_t len, uint6
 	nonce_of(k, n, nonce);
 	if (c->aead == TRST_AEAD_AES256_GCM)
 		rc = crypto_aead_aes256gcm_decrypt_detached_afternm(
-		    payload, NULL, payload, plen, payload + plen, pkt, TRST_PKT_HEADER_LEN, nonce,
+		    plain, NULL, payload, plen, payload + plen, pkt, TRST_PKT_HEADER_LEN, nonce,
 		    &k->k.aes);
 	else
 		rc = crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-		    payload, NULL, payload, plen, payload + plen, pkt, TRST_PKT_HEADER_LEN, nonce,
+		    plain, NULL, payload, plen, payload + plen, pkt, TRST_PKT_HEADER_LEN, nonce,
 		    k->k.chacha);
 	if (rc != 0) {
 		c->auth_failures++;

@@ -153,6 +153,14 @@ void trst_pkt_set_limits(struct trst_pkt_crypto *c, uint64_t update, uint64_t co
 ssize_t trst_pkt_seal(struct trst_pkt_crypto *c, uint8_t *out, size_t payload_len, size_t cap,
                       uint64_t *pn);
 
+/* The same, with the payload's plaintext read from `plain` (payload_len
+ * bytes; plain == out + TRST_PKT_HEADER_LEN is trst_pkt_seal) and its
+ * ciphertext written at out + TRST_PKT_HEADER_LEN: the send path seals
+ * stream data straight from the stream's buffer instead of copying it into
+ * the datagram first.  `plain` must not overlap the rest of out. */
+ssize_t trst_pkt_seal_from(struct trst_pkt_crypto *c, uint8_t *out, const uint8_t *plain,
+                           size_t payload_len, size_t cap, uint64_t *pn);
+
 /* Remove the protection of a received packet in place.  On success the
  * payload is at pkt + TRST_PKT_HEADER_LEN and the return value is its
  * length; *pn (may be NULL) gets the packet number.  Checks, in order: the
@@ -168,6 +176,14 @@ ssize_t trst_pkt_seal(struct trst_pkt_crypto *c, uint8_t *out, size_t payload_le
  * section 6.6).  On failure the payload bytes are unspecified (libsodium
  * zeroes a plaintext that does not authenticate). */
 ssize_t trst_pkt_open(struct trst_pkt_crypto *c, uint8_t *pkt, size_t len, uint64_t *pn);
+
+/* The same, with the plaintext written to `plain` (room for len -
+ * TRST_PKT_OVERHEAD bytes; pkt + TRST_PKT_HEADER_LEN is trst_pkt_open)
+ * instead of over the ciphertext: the node opens packets straight into
+ * the memory that carries stream data to the application (rxpool.h).
+ * pkt is left as it was; on failure the bytes at plain are unspecified. */
+ssize_t trst_pkt_open_to(struct trst_pkt_crypto *c, const uint8_t *pkt, size_t len, uint8_t *plain,
+                         uint64_t *pn);
 
 /* The receiver index of a datagram, without any cryptography: lets the
  * socket layer find the connection before opening the packet.  Errors:

@@ -161,6 +161,14 @@ void trst_send_copy(const struct trst_send_half *s, uint64_t offset, size_t len,
 		ring_get(&s->ring, offset, dst, len);
 }
 
+uint8_t *trst_send_span(struct trst_send_half *s, uint64_t offset, size_t len, size_t before)
+{
+	size_t at = (size_t)(offset & (s->ring.cap - 1));
+	if (!s->ring.buf || at < before || len > s->ring.cap - at)
+		return NULL;
+	return s->ring.buf + at;
+}
+
 void trst_send_sent(struct trst_send_half *s, uint64_t offset, size_t len, int fin, int is_new)
 {
 	if (is_new && offset + len > s->next)

@@ -83,6 +83,15 @@ int trst_send_next(struct trst_send_half *s, size_t max_len, uint64_t conn_credi
 /* Copy [offset, offset + len) (which must be buffered) to dst. */
 void trst_send_copy(const struct trst_send_half *s, uint64_t offset, size_t len, uint8_t *dst);
 
+/* Where [offset, offset + len) (which must be buffered) lies in the
+ * buffer, when it is one run with at least `before` bytes of the buffer's
+ * memory in front of it; NULL when it wraps or starts too close to the
+ * buffer's start.  The bytes in front belong to other offsets (or to
+ * none): a caller may borrow them only if it puts them back before
+ * anything else touches the stream (conn_send.c does, to seal a packet
+ * straight from here). */
+uint8_t *trst_send_span(struct trst_send_half *s, uint64_t offset, size_t len, size_t before);
+
 /* Record that [offset, offset + len) (+FIN) went out. */
 void trst_send_sent(struct trst_send_half *s, uint64_t offset, size_t len, int fin, int is_new);
 

@@ -140,6 +140,48 @@ START_TEST(test_roundtrip)
 }
 END_TEST
 
+/* Sealing from a separate plaintext buffer gives byte for byte the packet
+ * that sealing in place gives (same keys, same packet number), leaves the
+ * source untouched, and opens like any other; opening into a separate
+ * buffer leaves the packet as it was. */
+START_TEST(test_seal_from)
+{
+	static const size_t sizes[] = {0, 1, 17, 1200, 16384, 65000};
+	static uint8_t payload[65536], src[65536], p1[65536 + 64], p2[65536 + 64], plain[65536];
+	static struct trst_pkt_crypto a2;
+	if (!pair(_i))
+		return;
+	ck_assert_int_eq(trst_pkt_crypto_init(&a2, aead_of(_i), secret_ab, secret_ba, IDX_A, IDX_B),
+	                 0);
+	for (size_t i = 0; i < TRST_ARRAY_LEN(sizes); i++) {
+		size_t n = sizes[i];
+		uint64_t pn1, pn2, got;
+		fill(payload, n, (uint32_t)(i + 7));
+		memcpy(src, payload, n);
+		size_t len = seal(&a, p1, payload, n, &pn1);
+		ck_assert_int_eq(trst_pkt_seal_from(&a2, p2, src, n, sizeof p2, &pn2),
+		                 (ssize_t)len);
+		ck_assert(pn1 == pn2);
+		ck_assert_mem_eq(p1, p2, len);
+		ck_assert_mem_eq(src, payload, n);
+		ck_assert_int_eq(open_copy(&b, p2, len, plain, &got), (ssize_t)n);
+		ck_assert_mem_eq(plain, payload, n);
+	}
+	ck_assert_int_eq(trst_pkt_seal_from(&a2, p2, src, 100, 100 + TRST_PKT_OVERHEAD - 1, NULL),
+	                 TRYST_ERR_BUFFER);
+	ck_assert_int_eq(trst_pkt_seal_from(&a2, p2, NULL, 10, sizeof p2, NULL), TRYST_ERR_INVALID);
+	trst_pkt_crypto_wipe(&a2);
+	/* and opening into a separate buffer leaves the packet sealed */
+	size_t len = seal(&a, p1, payload, 1000, NULL);
+	memcpy(p2, p1, len);
+	ck_assert_int_eq(trst_pkt_open_to(&b, p1, len, plain, NULL), 1000);
+	ck_assert_mem_eq(plain, payload, 1000);
+	ck_assert_mem_eq(p1, p2, len);
+	ck_assert_int_eq(trst_pkt_open_to(&b, p1, len, plain, NULL), TRYST_ERR_PACKET_REPLAY);
+	ck_assert_int_eq(trst_pkt_open_to(&b, p1, len, NULL, NULL), TRYST_ERR_INVALID);
+}
+END_TEST
+
 /* Same secrets, packet number and payload: the two AEADs give different
  * ciphertexts (and each opens only its own). */
 START_TEST(test_aeads_differ)
@@ -862,6 +904,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_roundtrip, 0, 2);
+	tcase_add_loop_test(tc, test_seal_from, 0, 2);
 	tcase_add_test(tc, test_aeads_differ);
 	tcase_add_loop_test(tc, test_bitflips, 0, 2);
 	tcase_add_loop_test(tc, test_truncation, 0, 2);

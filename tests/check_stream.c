@@ -144,6 +144,37 @@ START_TEST(test_send_basic)
 }
 END_TEST
 
+/* trst_send_span: where buffered bytes lie, only for one run with room in
+ * front of it; the bytes there are the stream's. */
+START_TEST(test_send_span)
+{
+	struct trst_send_half s;
+	uint8_t data[6000];
+	for (size_t i = 0; i < sizeof data; i++)
+		data[i] = pattern(i);
+	trst_send_init(&s, 1u << 20, 4096);
+	ck_assert_ptr_null(trst_send_span(&s, 0, 0, 0)); /* nothing buffered yet */
+	ck_assert_int_eq(trst_send_write(&s, data, 4096), 4096);
+	size_t cap = s.ring.cap;
+	ck_assert_uint_ge(cap, 4096);
+	uint8_t *p = trst_send_span(&s, 100, 1000, 100);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_mem_eq(p, data + 100, 1000);
+	ck_assert_ptr_null(trst_send_span(&s, 100, 1000, 101)); /* too close to the start */
+	ck_assert_ptr_nonnull(trst_send_span(&s, 0, 10, 0));
+	/* acknowledge 3000 and write past the end of the ring: a run that
+	 * wraps has no span, one after the wrap has */
+	trst_send_acked(&s, 0, 3000, 0);
+	ck_assert_int_eq(trst_send_write(&s, data + 4096, 1500), 1500);
+	ck_assert_uint_eq(s.ring.cap, cap);
+	ck_assert_ptr_null(trst_send_span(&s, cap - 10, 20, 0));
+	p = trst_send_span(&s, cap + 8, 100, 8);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_mem_eq(p, data + cap + 8, 100);
+	trst_send_free(&s);
+}
+END_TEST
+
 START_TEST(test_send_loss_and_fin)
 {
 	struct trst_send_half s;
@@ -395,6 +426,7 @@ int main(void)
 	tcase_add_test(tc, test_rangeset_random);
 	tcase_add_test(tc, test_rangeset_cap);
 	tcase_add_test(tc, test_send_basic);
+	tcase_add_test(tc, test_send_span);
 	tcase_add_test(tc, test_send_loss_and_fin);
 	tcase_add_test(tc, test_send_bare_fin_lost);
 	tcase_add_test(tc, test_recv_in_order_and_gaps);

@@ -25,6 +25,7 @@
 
 #define OUT_HIGH   (1u << 20)
 #define READ_CHUNK (256u * 1024)
+#define PIPE_SIZE  (256 * 1024)
 
 struct cli_pipe {
 	struct event_base *base;
@@ -45,6 +46,21 @@ static int is_regular(int fd)
 {
 	struct stat st;
 	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* A pipe holds 64 KiB by default: at transport speed the writer and the
+ * reader then wake each other for every 64 KiB.  PIPE_SIZE cuts that 4x
+ * and still fits the L2 cache, so the reader finds the bytes warm
+ * (fcntl(2) F_SETPIPE_SZ; not a pipe or not allowed: it stays as it is). */
+static void grow_pipe(int fd)
+{
+#ifdef F_SETPIPE_SZ
+	int cur = fcntl(fd, F_GETPIPE_SZ);
+	if (cur >= 0 && cur < PIPE_SIZE)
+		(void)fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE);
+#else
+	(void)fd;
+#endif
 }
 
 static void finish(struct cli_pipe *p, int status)
@@ -239,7 +255,10 @@ struct cli_pipe *cli_pipe_start(struct event_base *base, tryst_stream *st, int i
 		evutil_make_socket_nonblocking(in);
 		p->in_ev = event_new(base, in, EV_READ, in_cb, p);
 	}
+	if (!p->in_regular)
+		grow_pipe(in);
 	if (!p->out_regular) {
+		grow_pipe(out);
 		evutil_make_socket_nonblocking(out);
 		p->out_ev = event_new(base, out, EV_WRITE, out_cb, p);
 	}

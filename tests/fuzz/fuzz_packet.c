@@ -15,6 +15,10 @@
  *     carry real acknowledgements.  A genuine packet must open unless it is
  *     older than the keys the receiver still holds; duplicates and
  *     forgeries must be refused without changing the receiver.
+ *
+ * Mode 0 also opens each datagram into a separate buffer
+ * (trst_pkt_open_to, the node's receive path), which must agree with
+ * opening in place and leave the datagram as it was.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +56,8 @@ static void decode_all(const uint8_t *p, const uint8_t *end)
 
 static void mode_open(int aead, const uint8_t *in, size_t len)
 {
-	static struct trst_pkt_crypto r;
-	static uint8_t pkt[MAX_PAYLOAD + 64];
+	static struct trst_pkt_crypto r, r2;
+	static uint8_t pkt[MAX_PAYLOAD + 64], plain[MAX_PAYLOAD + 64];
 	uint32_t index;
 	uint64_t pn;
 
@@ -61,9 +65,17 @@ static void mode_open(int aead, const uint8_t *in, size_t len)
 		return;
 	if (trst_pkt_crypto_init(&r, aead, other_secret, vec_secret, VEC_INDEX, 1) != 0)
 		abort();
+	if (trst_pkt_crypto_init(&r2, aead, other_secret, vec_secret, VEC_INDEX, 1) != 0)
+		abort();
 	memcpy(pkt, in, len);
 	int peek = trst_pkt_peek_index(pkt, len, &index);
+	/* Opening into another buffer (the node's receive path) must agree
+	 * with opening in place, and leave the datagram as it was. */
+	ssize_t n2 = trst_pkt_open_to(&r2, in, len, plain, NULL);
 	ssize_t n = trst_pkt_open(&r, pkt, len, &pn);
+	if (n2 != n || (n > 0 && memcmp(plain, pkt + TRST_PKT_HEADER_LEN, (size_t)n) != 0))
+		abort();
+	trst_pkt_crypto_wipe(&r2);
 	if (n >= 0) {
 		if (peek != 0 || index != VEC_INDEX || (size_t)n != len - TRST_PKT_OVERHEAD ||
 		    pn > TRST_PKT_PN_MAX || r.replay_top != pn)
