@@ -170,6 +170,13 @@ enum tryst_error {
 	 * the functions after it) */
 	TRYST_ERR_NO_SERVER = -150, /* no binding with a rendezvous server is ready
 	                               now (still dialing, or lost): retry later */
+
+	/* A connection that ran over a relay circuit (and nothing else) ended
+	 * because the server closed the circuit. */
+	TRYST_ERR_RELAY_BYTES = -140, /* the circuit reached the server's byte limit */
+	TRYST_ERR_RELAY_TIME = -141,  /* the circuit reached the server's time limit */
+	TRYST_ERR_RELAY_LOST = -142,  /* the circuit ended otherwise: the peer left it,
+	                                 or the binding with the server was lost */
 };
 
 /* An English description of an error code ("unknown error" for others).
@@ -511,6 +518,15 @@ struct tryst_node_config {
 	const char *const *namespaces; /* where to register (copied; none: "tryst") */
 	size_t n_namespaces;
 	uint32_t register_ttl;         /* seconds asked (0: the server's default) */
+	/* Relay of last resort: a dial by key that has not succeeded after
+	 * relay_after_ms (0: 2500; UINT32_MAX: never) opens a relay circuit
+	 * through a server and tries it too, while direct punching goes on; a
+	 * relayed connection moves to a direct path as soon as one carries an
+	 * authentic packet (doc/PROTOCOL.md, "Relayed connections"). */
+	uint32_t relay_after_ms;
+	int relay_only; /* 1: dials by key use relay circuits only (opened at
+	                   once; no direct initiations or probes): tests, or
+	                   peers that must not meet directly */
 
 	tryst_accept_fn accept;         /* NULL: refuse every incoming connection */
 	tryst_conn_fn on_conn;          /* events of every connection (may be NULL) */
@@ -518,6 +534,13 @@ struct tryst_node_config {
 	tryst_datagram_fn on_datagram;  /* datagrams (NULL: dropped) */
 	void *user_data;                /* passed to the callbacks above */
 };
+
+/* Whether `addr` is the stand-in address of a relay circuit: a connection
+ * whose path runs through a rendezvous server's relay reports its peer
+ * (tryst_conn_peer_address, the accept callback's `from`) as an address
+ * of the discard-only prefix 100::/64 (RFC 6666) holding the circuit id;
+ * no real packet is accepted from that prefix.  Returns 1 or 0. */
+TRYST_EXPORT int tryst_address_is_relay(const struct sockaddr *addr);
 
 /* Fill `cfg` with the defaults shown above (identity NULL: set it). */
 TRYST_EXPORT void tryst_node_config_default(struct tryst_node_config *cfg);
@@ -685,6 +708,8 @@ struct tryst_conn_info {
 	uint64_t stream_bytes_sent, stream_bytes_received; /* application bytes */
 	uint64_t handshake_us; /* time from dial or first packet to established */
 	uint64_t key_updates;
+	uint64_t relayed;                     /* 1: the current path is a relay circuit (below) */
+	struct sockaddr_storage relay_server; /* relayed: the server relaying */
 };
 TRYST_EXPORT void tryst_conn_get_info(const tryst_conn *conn, struct tryst_conn_info *info);
 

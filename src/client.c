@@ -8,7 +8,10 @@
  * lost path), dials again and registers anew within seconds.  A dial by
  * key asks every ready server at once: LOOKUP for the record and CONNECT,
  * which makes the server tell both peers about each other in the same
- * instant so both punch together.
+ * instant so both punch together.  A dial that has not succeeded after
+ * relay_after_ms opens a relay circuit to the key through a server and
+ * tries it too (relay.h); the dialed side learns of the circuit from the
+ * server's RELAY_OPENED push and answers there.
  */
 #include "config.h"
 
@@ -31,6 +34,8 @@
  * server is gone, so a restart is noticed within two periods. */
 #define HEALTH_ANSWER_MAX_US 5000000ull
 #define DEFAULT_NAMESPACE   "tryst"
+#define RELAY_AFTER_US       2500000ull /* relay_after_ms 0 */
+#define RELAY_RETRY_US       250000ull  /* no server ready yet to open a circuit */
 
 enum srv_state { S_KEYQUERY, S_DIALING, S_READY, S_WAIT };
 
@@ -65,6 +70,7 @@ struct srv {
 
 struct dial {
 	struct trst_client *cl;
+	struct event *relay_ev; /* when to open a relay circuit (NULL: never) */
 	tryst_conn *conn;
 	uint8_t key[TRYST_KEY_SIZE];
 	uint8_t token[TRST_TOKEN_SIZE];
@@ -84,6 +90,8 @@ struct trst_client {
 	int publish;
 	uint32_t ttl;
 	uint64_t keepalive_us;
+	uint64_t relay_after_us; /* UINT64_MAX: never */
+	int relay_only;
 	const uint8_t *record; /* our current record (owned by disco) */
 	size_t record_len;
 	struct dial *dials;
@@ -197,6 +205,8 @@ static void fail_replies(struct srv *s, int err)
 static void srv_reset(struct srv *s, const char *why)
 {
 	TRST_LOG(TRYST_LOG_INFO, "client: server binding lost (%s); dialing again", why);
+	/* The server drops our circuits with the session. */
+	trst_node_relay_drop_owner(s->cl->node, s, TRYST_ERR_RELAY_LOST);
 	tryst_stream_free(s->st);
 	s->st = NULL;
 	if (s->conn) {
@@ -272,6 +282,102 @@ static void dial_retry_cb(evutil_socket_t fd, short what, void *arg)
 			dial_ask(&d->cl->srv[i], d);
 }
 
+/* ---- relay circuits ---- */
+
+static void send_relay_close(struct srv *s, uint64_t circuit)
+{
+	struct trst_rdv_msg m;
+	memset(&m, 0, sizeof m);
+	m.type = TRST_RDV_RELAY_CLOSE;
+	m.circuit = circuit;
+	send_msg(s, &m, NULL, 0);
+}
+
+/* No connection of the node wants the circuit any more. */
+static void relay_release_cb(void *owner, uint64_t circuit)
+{
+	TRST_LOG(TRYST_LOG_DEBUG, "client: closing relay circuit %016llx",
+	         (unsigned long long)circuit);
+	send_relay_close(owner, circuit);
+}
+
+/* Our end of a circuit exists (the answer to our RELAY_OPEN, with `dial`
+ * the connection that asked, or the RELAY_OPENED push when a peer opened
+ * one to us, dial NULL): make it a path of the node; a dial tries it at
+ * once. */
+static void relay_opened(struct srv *s, uint64_t circuit, tryst_conn *dial, uint64_t max_bytes,
+                         uint32_t max_seconds)
+{
+	struct sockaddr_storage a;
+	if (trst_node_relay_add(s->cl->node, circuit, (struct sockaddr *)&s->addr, s->addrlen,
+	                        relay_release_cb, s, dial != NULL, &a) < 0) {
+		send_relay_close(s, circuit);
+		return;
+	}
+	TRST_LOG(TRYST_LOG_INFO, "client: relay circuit %016llx open (%llu bytes, %u s at most)%s",
+	         (unsigned long long)circuit, (unsigned long long)max_bytes, max_seconds,
+	         dial ? "; dialing through it" : "");
+	if (dial)
+		trst_node_dial_add(dial, &a, 1);
+}
+
+/* The server closed the circuit; a connection on it ends with why. */
+static void relay_closed(struct srv *s, const struct trst_rdv_msg *m)
+{
+	int err = m->reason == TRYST_ERR_RDV_RELAY_BYTES  ? TRYST_ERR_RELAY_BYTES
+	          : m->reason == TRYST_ERR_RDV_RELAY_TIME ? TRYST_ERR_RELAY_TIME
+	                                                  : TRYST_ERR_RELAY_LOST;
+	TRST_LOG(TRYST_LOG_INFO, "client: relay circuit %016llx closed: %s",
+	         (unsigned long long)m->circuit, tryst_strerror(m->reason));
+	trst_node_relay_closed(s->cl->node, m->circuit, err);
+}
+
+/* A dial has not succeeded directly in time: open a circuit to its key
+ * through the first bound server (one circuit per dial). */
+static void dial_relay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dial *d = arg;
+	(void)fd;
+	(void)what;
+	if (!trst_node_conn_dialing(d->conn))
+		return;
+	if (!d->cl->relay_only && !trst_node_dial_direct(d->conn)) {
+		/* No direct candidate yet (the key registered after we
+		 * asked?): punching has not even begun.  Ask again and give
+		 * it its time before falling back. */
+		for (size_t i = 0; i < d->cl->n_srv; i++)
+			if (d->cl->srv[i].state == S_READY)
+				dial_ask(&d->cl->srv[i], d);
+		struct timeval tv = {(time_t)(d->cl->relay_after_us / 1000000),
+		                     (suseconds_t)(d->cl->relay_after_us % 1000000)};
+		evtimer_add(d->relay_ev, &tv);
+		return;
+	}
+	for (size_t i = 0; i < d->cl->n_srv; i++) {
+		struct srv *s = &d->cl->srv[i];
+		struct trst_rdv_msg m;
+		memset(&m, 0, sizeof m);
+		m.type = TRST_RDV_RELAY_OPEN;
+		m.key = d->key;
+		if (send_msg(s, &m, d->conn, 0) == 0) {
+			TRST_LOG(TRYST_LOG_INFO, "client: no direct path yet; asking for a relay");
+			return;
+		}
+	}
+	struct timeval tv = {0, (suseconds_t)RELAY_RETRY_US};
+	evtimer_add(d->relay_ev, &tv);
+}
+
+/* A relayed datagram on the node's socket. */
+static void relay_in_cb(void *ud, uint8_t *buf, size_t len, const struct sockaddr *from,
+                        socklen_t fromlen)
+{
+	struct trst_client *cl = ud;
+	trst_node_relay_input(cl->node, buf, len, from, fromlen);
+}
+
+/* ---- responses and pushes ---- */
+
 static void handle_response(struct srv *s, const struct trst_rdv_msg *m)
 {
 	struct trst_client *cl = s->cl;
@@ -333,6 +439,18 @@ static void handle_response(struct srv *s, const struct trst_rdv_msg *m)
 			}
 		}
 		break;
+	case TRST_RDV_RELAY_OPEN:
+		if (m->status < 0) {
+			TRST_LOG(TRYST_LOG_INFO, "client: relay circuit refused: %s",
+			         tryst_strerror(m->status));
+			break;
+		}
+		if (!p.dial) { /* the dial ended meanwhile */
+			send_relay_close(s, m->circuit);
+			break;
+		}
+		relay_opened(s, m->circuit, p.dial, m->max_bytes, m->max_seconds);
+		break;
 	default: break;
 	}
 }
@@ -385,6 +503,10 @@ static void ctl_read(struct bufferevent *bev, void *arg)
 		}
 		if (m.type == TRST_RDV_PUNCH)
 			handle_punch(s, &m);
+		else if (m.type == TRST_RDV_RELAY_OPENED)
+			relay_opened(s, m.circuit, NULL, m.max_bytes, m.max_seconds);
+		else if (m.type == TRST_RDV_RELAY_CLOSED)
+			relay_closed(s, &m);
 		else if (m.type & TRST_RDV_RESPONSE)
 			handle_response(s, &m);
 		evbuffer_drain(in, (size_t)frame);
@@ -453,7 +575,7 @@ static void srv_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case S_KEYQUERY: send_key_query(s); return;
 	case S_WAIT: srv_dial(s); return;
 	case S_DIALING: return; /* the connection's own timeout decides */
-	case S_READY:
+	case S_READY:; /* (a declaration follows: C17 wants a statement after a label) */
 		/* A check every keepalive period, independent of any TTL: a
 		 * restarted server answers nothing on the old session. */
 		uint64_t answer_us = s->cl->keepalive_us < HEALTH_ANSWER_MAX_US
@@ -499,6 +621,15 @@ static void key_reply_cb(void *ud, uint8_t *buf, size_t len, const struct sockad
 
 /* ---- what disco.c uses ---- */
 
+static void dial_free(struct dial *d)
+{
+	if (d->relay_ev)
+		event_free(d->relay_ev);
+	if (d->retry)
+		event_free(d->retry);
+	trst_free(d);
+}
+
 int trst_client_new(tryst_node *n, const struct tryst_node_config *cfg,
                     const struct trst_client_callbacks *cb, void *ud, struct trst_client **out)
 {
@@ -511,6 +642,11 @@ int trst_client_new(tryst_node *n, const struct tryst_node_config *cfg,
 	cl->publish = cfg->publish;
 	cl->ttl = cfg->register_ttl;
 	cl->keepalive_us = (uint64_t)(cfg->keepalive_ms ? cfg->keepalive_ms : 15000) * 1000;
+	cl->relay_only = cfg->relay_only;
+	cl->relay_after_us = cfg->relay_only                     ? 0
+	                     : cfg->relay_after_ms == UINT32_MAX ? UINT64_MAX
+	                     : cfg->relay_after_ms ? (uint64_t)cfg->relay_after_ms * 1000
+	                                           : RELAY_AFTER_US;
 	cl->cb = *cb;
 	cl->ud = ud;
 	cl->n_ns = cfg->n_namespaces ? cfg->n_namespaces : 1;
@@ -531,7 +667,8 @@ int trst_client_new(tryst_node *n, const struct tryst_node_config *cfg,
 	if (!(cl->srv = trst_calloc(cfg->n_servers, sizeof *cl->srv)))
 		goto fail;
 	cl->n_srv = cfg->n_servers;
-	if ((rc = trst_node_set_raw(n, TRST_KEY_REPLY_TYPE, key_reply_cb, cl)) < 0)
+	if ((rc = trst_node_set_raw(n, TRST_KEY_REPLY_TYPE, key_reply_cb, cl)) < 0 ||
+	    (rc = trst_node_set_raw(n, TRST_RDV_RELAY_BYTE, relay_in_cb, cl)) < 0)
 		goto fail;
 	rc = TRYST_ERR_NOMEM;
 	for (size_t i = 0; i < cl->n_srv; i++) {
@@ -573,6 +710,7 @@ void trst_client_free(struct trst_client *cl)
 				s->pending[k].reply(s->pending[k].reply_ud, TRST_CLIENT_CANCELLED,
 				                    NULL);
 		s->n_pending = 0;
+		trst_node_relay_drop_owner(cl->node, s, 0);
 		tryst_stream_free(s->st);
 		if (s->conn) {
 			tryst_conn_set_user_data(s->conn, NULL);
@@ -584,9 +722,7 @@ void trst_client_free(struct trst_client *cl)
 	while (cl->dials) {
 		struct dial *d = cl->dials;
 		cl->dials = d->next;
-		if (d->retry)
-			event_free(d->retry);
-		trst_free(d);
+		dial_free(d);
 	}
 	for (size_t i = 0; cl->ns && i < cl->n_ns; i++)
 		trst_free(cl->ns[i]);
@@ -632,11 +768,20 @@ int trst_client_dial(struct trst_client *cl, tryst_conn *conn, const uint8_t key
 	struct dial *d = trst_calloc(1, sizeof *d);
 	if (!d)
 		return TRYST_ERR_NOMEM;
+	d->cl = cl;
 	if (!(d->retry = evtimer_new(trst_node_base(cl->node), dial_retry_cb, d))) {
 		trst_free(d);
 		return TRYST_ERR_NOMEM;
 	}
-	d->cl = cl;
+	if (cl->relay_after_us != UINT64_MAX) {
+		struct timeval tv = {(time_t)(cl->relay_after_us / 1000000),
+		                     (suseconds_t)(cl->relay_after_us % 1000000)};
+		if (!(d->relay_ev = evtimer_new(trst_node_base(cl->node), dial_relay_cb, d))) {
+			dial_free(d);
+			return TRYST_ERR_NOMEM;
+		}
+		evtimer_add(d->relay_ev, &tv);
+	}
 	d->conn = conn;
 	memcpy(d->key, key, TRYST_KEY_SIZE);
 	memcpy(d->token, token, TRST_TOKEN_SIZE);
@@ -654,8 +799,7 @@ void trst_client_dial_done(struct trst_client *cl, tryst_conn *conn)
 		if ((*pp)->conn == conn) {
 			struct dial *d = *pp;
 			*pp = d->next;
-			event_free(d->retry);
-			trst_free(d);
+			dial_free(d);
 			break;
 		}
 	/* Answers still on their way for it must not touch it. */

@@ -25,6 +25,7 @@
 #include "udp.h"
 
 #define MAX_DIAL_ADDRS 8
+#define MAX_DIAL_RELAYS 2 /* relay circuits a dial may add beyond those */
 /* Bytes a stream takes from its bufferevent before it stops reading. */
 #define STREAM_PULL_LIMIT (256 * 1024)
 /* Received stream data is copied into blocks of this size, kept for reuse
@@ -42,6 +43,12 @@
 /* More unconfirmed handshakes than this: answer with cookies (DESIGN.md
  * section 6: nothing costly for an unproven source under load). */
 #define UNDER_LOAD_PENDING 64
+/* A relayed connection copies one packet to the direct addresses it
+ * dialed at most this often (see direct_probe). */
+#define DIRECT_PROBE_GAP_US 500000ull
+/* Relayed datagrams of one send: each with the 9-byte relay head, and no
+ * send longer than a UDP datagram can be (GSO counts the whole batch). */
+#define RELAY_TX_BUF 65000
 
 enum tc_state { TC_DIALING, TC_OPEN, TC_CLOSED };
 
@@ -74,13 +81,14 @@ struct tryst_conn {
 	/* dialing */
 	trst_hs hs;
 	struct trst_hs_cookie cookie;
-	struct sockaddr_storage addrs[MAX_DIAL_ADDRS];
-	socklen_t addrlens[MAX_DIAL_ADDRS];
+	struct sockaddr_storage addrs[MAX_DIAL_ADDRS + MAX_DIAL_RELAYS];
+	socklen_t addrlens[MAX_DIAL_ADDRS + MAX_DIAL_RELAYS];
 	size_t n_addrs;
 	uint64_t dial_start, dial_deadline, next_resend, resend_gap;
 	uint8_t initiated;               /* an initiation is in flight */
 	uint8_t has_token, in_disco;     /* dialed by key (disco.c) */
 	uint8_t token[TRST_TOKEN_SIZE];  /* what PUNCH probes must carry */
+	uint64_t direct_probe_us;        /* relayed: next copy to direct addresses */
 	/* The library's own connections (to rendezvous servers) report to
 	 * these instead of the application's callbacks. */
 	const struct trst_conn_hooks *hooks;
@@ -120,6 +128,8 @@ struct tryst_node {
 	} raw[4]; /* other protocols on the socket (relay, ...) */
 	size_t n_raw;
 	struct sockaddr_storage bound;  /* the socket's bind address */
+	struct trst_relay_paths *relay; /* NULL until a circuit is added */
+	uint8_t *relay_tx;
 };
 
 static uint64_t mono_us(void)
@@ -145,6 +155,7 @@ TRYST_EXPORT void tryst_node_config_default(struct tryst_node_config *cfg)
 	cfg->stream_send_buffer = c.stream_send_buffer;
 	cfg->max_streams = (uint32_t)c.max_streams;
 	cfg->max_udp_payload = NODE_MAX_UDP_PAYLOAD;
+	cfg->relay_after_ms = 2500;
 }
 
 /* ---- index table (receiver index -> connection) ---- */
@@ -234,11 +245,15 @@ static struct tryst_conn *conn_alloc(tryst_node *n)
 
 static void stream_detach_all(struct tryst_conn *c, int err);
 static void dial_over(struct tryst_conn *c);
+static void relay_leave(struct tryst_conn *c);
+static void relay_release_unused(struct tryst_conn *c);
+static void relay_release(tryst_node *n, uint64_t circuit, const struct tryst_conn *c);
 
 static void conn_destroy(struct tryst_conn *c)
 {
 	tryst_node *n = c->node;
 	dial_over(c);
+	relay_leave(c);
 	idx_remove(n, c);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -279,6 +294,7 @@ static void dial_over(struct tryst_conn *c)
 		if (c->node->disco)
 			trst_disco_dial_done(c->node->disco, c);
 	}
+	relay_release_unused(c);
 }
 
 /* Tell the application once that the connection is over. */
@@ -310,13 +326,73 @@ static void mark_dirty(struct tryst_conn *c)
 
 /* ---- sending ---- */
 
+/* Every datagram the node sends goes out here.  A relay circuit's
+ * stand-in address (relay.h) means: to the circuit's server, each
+ * datagram behind the relay head.  *sent as trst_udp_send's. */
+static int node_send(tryst_node *n, const struct sockaddr *to, socklen_t tolen, const uint8_t *buf,
+                     size_t len, size_t seg, size_t *sent)
+{
+	uint64_t circuit;
+	struct trst_relay_path *p;
+	size_t count = seg ? (len + seg - 1) / seg : 1, done = 0;
+
+	if (!trst_relay_is_addr(to, &circuit))
+		return trst_udp_send(n->udp, to, tolen, buf, len, seg, sent);
+	if (sent)
+		*sent = count; /* unless the socket is full: then what went */
+	if (!(p = trst_relay_find(n->relay, circuit)))
+		return 0; /* the circuit is gone: the packets are lost */
+	if (!n->relay_tx && !(n->relay_tx = malloc(RELAY_TX_BUF)))
+		return 0;
+	size_t step = seg ? seg : len;
+	size_t per = RELAY_TX_BUF / (step + TRST_RDV_RELAY_HEAD);
+	if (!per)
+		return 0; /* cannot happen: the relay path MTU leaves room */
+	while (done < count) {
+		size_t k = count - done < per ? count - done : per;
+		size_t off = done * step, blen = k * step < len - off ? k * step : len - off;
+		size_t w = trst_relay_wrap(circuit, buf + off, blen, seg ? seg : 0, n->relay_tx,
+		                           RELAY_TX_BUF);
+		size_t went = 0;
+		int rc =
+		    trst_udp_send(n->udp, (struct sockaddr *)&p->server, p->server_len, n->relay_tx,
+		                  w, k > 1 ? step + TRST_RDV_RELAY_HEAD : 0, &went);
+		if (rc == TRYST_ERR_AGAIN) {
+			if (sent)
+				*sent = done + went;
+			return rc;
+		}
+		done += k;
+	}
+	return 0;
+}
+
+/* A connection on a relay circuit copies, now and then, one of its
+ * packets to the direct addresses it dialed: if a copy gets through ahead
+ * of the relayed one, the peer moves to that path (an authentic packet
+ * from a new address, doc/PROTOCOL.md "Peer address") and answers there,
+ * and we follow the same way; the circuit is then closed. */
+static void direct_probe(struct tryst_conn *c, const uint8_t *pkt, size_t len)
+{
+	uint64_t now = mono_us();
+	if (now < c->direct_probe_us)
+		return;
+	c->direct_probe_us = now + DIRECT_PROBE_GAP_US;
+	for (size_t i = 0; i < c->n_addrs; i++)
+		if (!trst_relay_is_addr((struct sockaddr *)&c->addrs[i], NULL))
+			trst_udp_send(c->node->udp, (struct sockaddr *)&c->addrs[i], c->addrlens[i],
+			              pkt, len, 0, NULL);
+}
+
 /* Send `len` bytes of `seg`-sized datagrams; keep them on EAGAIN. */
 static int conn_send(struct tryst_conn *c, const uint8_t *buf, size_t len, size_t seg)
 {
 	socklen_t alen;
 	const struct sockaddr *to = trst_conn_peer_addr(c->core, &alen);
 	size_t sent = 0;
-	int rc = trst_udp_send(c->node->udp, to, alen, buf, len, seg, &sent);
+	if (c->n_addrs && trst_relay_is_addr(to, NULL))
+		direct_probe(c, buf, seg && seg < len ? seg : len); /* first: it should win */
+	int rc = node_send(c->node, to, alen, buf, len, seg, &sent);
 	if (rc == TRYST_ERR_AGAIN) {
 		/* Whole datagrams the kernel took are gone; keep the rest. */
 		size_t done = seg ? sent * seg : 0;
@@ -418,6 +494,7 @@ static void conn_flush(struct tryst_conn *c)
 out:
 	if (c->core && trst_conn_is_closed(c->core)) {
 		conn_closed(c, c->err);
+		relay_leave(c); /* after the closing period: the CLOSE went through */
 		idx_remove(n, c);
 		evtimer_del(c->timer);
 		return;
@@ -466,8 +543,9 @@ static size_t make_tparams(tryst_node *n, uint8_t *out)
 }
 
 /* A fresh initiation to every address (the first try, and after a lost
- * response: the responder refuses a timestamp it has seen). */
-static void dial_send(struct tryst_conn *c, uint64_t now_real)
+ * response: the responder refuses a timestamp it has seen), or to `only`. */
+static void dial_send_to(struct tryst_conn *c, uint64_t now_real, const struct sockaddr *only,
+                         socklen_t onlylen)
 {
 	uint8_t msg[TRST_HS_INITIATION_SIZE], tp[TRST_TPARAMS_MAX_SIZE];
 	size_t len, tplen = make_tparams(c->node, tp);
@@ -477,9 +555,18 @@ static void dial_send(struct tryst_conn *c, uint64_t now_real)
 	                     &c->cookie, now_real, msg, sizeof msg, &len) < 0)
 		return;
 	c->initiated = 1;
+	if (only) {
+		node_send(c->node, only, onlylen, msg, len, 0, NULL);
+		return;
+	}
 	for (size_t i = 0; i < c->n_addrs; i++)
-		trst_udp_send(c->node->udp, (struct sockaddr *)&c->addrs[i], c->addrlens[i], msg,
-		              len, 0, NULL);
+		node_send(c->node, (struct sockaddr *)&c->addrs[i], c->addrlens[i], msg, len, 0,
+		          NULL);
+}
+
+static void dial_send(struct tryst_conn *c, uint64_t now_real)
+{
+	dial_send_to(c, now_real, NULL, 0);
 }
 
 /* The initiation in flight, again, to one address: a newly learned
@@ -495,7 +582,7 @@ static void dial_send_one(struct tryst_conn *c, const struct sockaddr *to, sockl
 		return;
 	}
 	if (trst_hs_resend(&c->hs, &c->cookie, tryst_now_us(), msg, sizeof msg, &len) == 0)
-		trst_udp_send(c->node->udp, to, tolen, msg, len, 0, NULL);
+		node_send(c->node, to, tolen, msg, len, 0, NULL);
 }
 
 static int dial_has_addr(const struct tryst_conn *c, const struct sockaddr_storage *a)
@@ -512,17 +599,30 @@ size_t trst_node_dial_add(tryst_conn *c, const struct sockaddr_storage *addrs, s
 	size_t added = 0;
 	if (c->state != TC_DIALING)
 		return 0;
-	for (size_t i = 0; i < count && c->n_addrs < MAX_DIAL_ADDRS; i++) {
+	for (size_t i = 0; i < count; i++) {
+		int relay = trst_relay_is_addr((const struct sockaddr *)&addrs[i], NULL);
 		if (addrs[i].ss_family != AF_INET && addrs[i].ss_family != AF_INET6)
 			continue;
+		if (c->n_addrs >= MAX_DIAL_ADDRS + (relay ? MAX_DIAL_RELAYS : 0))
+			continue;
 		if (dial_has_addr(c, &addrs[i]))
+			continue;
+		if (c->node->cfg.relay_only && !relay)
 			continue;
 		socklen_t l = addrs[i].ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 		                                             : sizeof(struct sockaddr_in);
 		memcpy(&c->addrs[c->n_addrs], &addrs[i], l);
 		c->addrlens[c->n_addrs] = l;
 		c->n_addrs++; /* first: the first initiation goes to every address */
-		dial_send_one(c, (struct sockaddr *)&c->addrs[c->n_addrs - 1], l);
+		if (relay && c->initiated)
+			/* A fresh initiation through the circuit alone: a copy
+			 * of the one in flight would be refused as a replay if
+			 * the direct one reached the peer (and was refused,
+			 * or answered on a path that does not come back). */
+			dial_send_to(c, tryst_now_us(),
+			             (struct sockaddr *)&c->addrs[c->n_addrs - 1], l);
+		else
+			dial_send_one(c, (struct sockaddr *)&c->addrs[c->n_addrs - 1], l);
 		added++;
 	}
 	return added;
@@ -531,6 +631,14 @@ size_t trst_node_dial_add(tryst_conn *c, const struct sockaddr_storage *addrs, s
 int trst_node_conn_dialing(const tryst_conn *c)
 {
 	return c->state == TC_DIALING;
+}
+
+size_t trst_node_dial_direct(const tryst_conn *c)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->n_addrs; i++)
+		n += !trst_relay_is_addr((const struct sockaddr *)&c->addrs[i], NULL);
+	return n;
 }
 
 static struct tryst_conn *dial_new(tryst_node *n, const uint8_t key[TRYST_KEY_SIZE],
@@ -615,7 +723,7 @@ static void on_punch(tryst_node *n, const uint8_t *msg, size_t len, const struct
                      socklen_t fromlen)
 {
 	const uint8_t *token;
-	if (trst_punch_decode(msg, len, &token) < 0)
+	if (n->cfg.relay_only || trst_punch_decode(msg, len, &token) < 0)
 		return;
 	for (struct tryst_conn *c = n->conns; c; c = c->next) {
 		if (c->state != TC_DIALING || !c->has_token ||
@@ -749,9 +857,21 @@ static int open_core(struct tryst_conn *c, const struct trst_hs_result *res,
 	 * configured ceiling, whichever is lower (RFC 8899 section 5.1.2). */
 	struct trst_conn_config ccfg = c->node->ccfg;
 	unsigned route_mtu;
-	if (trst_udp_route_mtu(from, fromlen, &route_mtu) == 0 &&
-	    route_mtu > trst_udp_overhead(from)) {
-		size_t limit = route_mtu - trst_udp_overhead(from);
+	uint64_t circuit;
+	size_t head = 0;
+	struct trst_relay_path *rp;
+	const struct sockaddr *route = from;
+	socklen_t routelen = fromlen;
+	if (trst_relay_is_addr(from, &circuit) && (rp = trst_relay_find(c->node->relay, circuit))) {
+		/* Relayed: the route is the server's, and each datagram
+		 * carries the relay head. */
+		route = (const struct sockaddr *)&rp->server;
+		routelen = rp->server_len;
+		head = TRST_RDV_RELAY_HEAD;
+	}
+	if (trst_udp_route_mtu(route, routelen, &route_mtu) == 0 &&
+	    route_mtu > trst_udp_overhead(route) + head) {
+		size_t limit = route_mtu - trst_udp_overhead(route) - head;
 		if (ccfg.max_udp_payload > limit)
 			ccfg.max_udp_payload = limit;
 	}
@@ -810,8 +930,7 @@ static void on_cookie(tryst_node *n, const uint8_t *msg, size_t len)
 	if (trst_hs_resend(&c->hs, &c->cookie, tryst_now_us(), out, sizeof out, &outlen) < 0)
 		return;
 	for (size_t i = 0; i < c->n_addrs; i++)
-		trst_udp_send(n->udp, (struct sockaddr *)&c->addrs[i], c->addrlens[i], out, outlen,
-		              0, NULL);
+		node_send(n, (struct sockaddr *)&c->addrs[i], c->addrlens[i], out, outlen, 0, NULL);
 }
 
 static void on_initiation(tryst_node *n, const uint8_t *msg, size_t len,
@@ -826,7 +945,7 @@ static void on_initiation(tryst_node *n, const uint8_t *msg, size_t len,
 	                                   fromlen, n->unconfirmed >= UNDER_LOAD_PENDING,
 	                                   tryst_now_us(), reply, sizeof reply, &rlen);
 	if (rc == TRYST_ERR_HS_COOKIE) {
-		trst_udp_send(n->udp, from, fromlen, reply, rlen, 0, NULL);
+		node_send(n, from, fromlen, reply, rlen, 0, NULL);
 		return;
 	}
 	if (rc < 0)
@@ -865,7 +984,7 @@ static void on_initiation(tryst_node *n, const uint8_t *msg, size_t len,
 	sodium_memzero(&res, sizeof res);
 	c->dial_start = now;
 	n->unconfirmed++;
-	trst_udp_send(n->udp, from, fromlen, reply, rlen, 0, NULL);
+	node_send(n, from, fromlen, reply, rlen, 0, NULL);
 	conn_arm_timer(c, now);
 }
 
@@ -894,6 +1013,12 @@ static void on_data(tryst_node *n, uint8_t *pkt, size_t len, const struct sockad
 	struct tryst_conn *c = idx_find(n, idx);
 	if (!c || !c->core)
 		return;
+	uint64_t was, circuit;
+	int relayed = trst_relay_is_addr(trst_conn_peer_addr(c->core, NULL), &was);
+	/* Once on a direct path, a connection stays there: relayed packets
+	 * still in flight are taken but do not move it back. */
+	if (!relayed && trst_relay_is_addr(from, NULL))
+		from = NULL;
 	/* Opened into the pool that carries stream data to the application:
 	 * in-order data is then lent where it lies (rxpool.h). */
 	uint8_t *plain = trst_rxpool_scratch(n->rxpool, len);
@@ -901,8 +1026,42 @@ static void on_data(tryst_node *n, uint8_t *pkt, size_t len, const struct sockad
 	trst_rxpool_scratch_done(n->rxpool);
 	if (rc < 0)
 		return; /* not authentic: as if it never came */
+	if (relayed &&
+	    (!trst_relay_is_addr(trst_conn_peer_addr(c->core, NULL), &circuit) || circuit != was)) {
+		struct trst_relay_path *p = trst_relay_find(n->relay, was);
+		TRST_LOG(TRYST_LOG_INFO, "connection moved off its relay circuit to a direct path");
+		/* The dialing end closes the circuit: it moves last (it
+		 * follows the answers to its copies), and the other end
+		 * must not pull the circuit from under it. */
+		if (p && p->opened)
+			relay_release(n, was, c);
+	}
 	conn_confirm(c);
 	mark_dirty(c);
+}
+
+/* One datagram, from the socket or out of a relay circuit (then `from`
+ * is the circuit's stand-in address). */
+static void node_dispatch(tryst_node *n, uint8_t *data, size_t len, const struct sockaddr *from,
+                          socklen_t fromlen, uint64_t now)
+{
+	switch (data[0]) {
+	case TRST_HS_TYPE_INITIATION: on_initiation(n, data, len, from, fromlen); break;
+	case TRST_HS_TYPE_RESPONSE: on_response(n, data, len, from, fromlen); break;
+	case TRST_HS_TYPE_COOKIE: on_cookie(n, data, len); break;
+	case TRST_PUNCH_TYPE: on_punch(n, data, len, from, fromlen); break;
+	case TRST_PKT_TYPE_DATA:
+	case TRST_PKT_TYPE_DATA | TRST_PKT_KEY_PHASE:
+		/* Packets are opened in place: the batch buffers are ours
+		 * until the callback returns. */
+		on_data(n, data, len, from, fromlen, now);
+		break;
+	default:
+		for (size_t k = 0; k < n->n_raw; k++)
+			if (n->raw[k].type == data[0])
+				n->raw[k].fn(n->raw[k].ud, data, len, from, fromlen);
+		break;
+	}
 }
 
 static void udp_recv_cb(struct trst_udp *u, const struct trst_udp_rx *msgs, size_t count, void *arg)
@@ -913,33 +1072,133 @@ static void udp_recv_cb(struct trst_udp *u, const struct trst_udp_rx *msgs, size
 	n->in_flush = 1; /* flush once after the whole batch */
 	for (size_t i = 0; i < count; i++) {
 		const struct trst_udp_rx *m = &msgs[i];
-		if (!m->len)
+		/* The relay's stand-in prefix is ours alone (relay.h). */
+		if (!m->len || trst_relay_is_addr(m->from, NULL))
 			continue;
-		switch (m->data[0]) {
-		case TRST_HS_TYPE_INITIATION:
-			on_initiation(n, m->data, m->len, m->from, m->fromlen);
-			break;
-		case TRST_HS_TYPE_RESPONSE:
-			on_response(n, m->data, m->len, m->from, m->fromlen);
-			break;
-		case TRST_HS_TYPE_COOKIE: on_cookie(n, m->data, m->len); break;
-		case TRST_PUNCH_TYPE: on_punch(n, m->data, m->len, m->from, m->fromlen); break;
-		case TRST_PKT_TYPE_DATA:
-		case TRST_PKT_TYPE_DATA | TRST_PKT_KEY_PHASE:
-			/* Packets are opened in place: the batch buffers are ours
-			 * until the callback returns. */
-			on_data(n, (uint8_t *)m->data, m->len, m->from, m->fromlen, now);
-			break;
-		default:
-			for (size_t k = 0; k < n->n_raw; k++)
-				if (n->raw[k].type == m->data[0])
-					n->raw[k].fn(n->raw[k].ud, (uint8_t *)m->data, m->len,
-					             m->from, m->fromlen);
-			break;
-		}
+		node_dispatch(n, (uint8_t *)m->data, m->len, m->from, m->fromlen, now);
 	}
 	n->in_flush = 0;
 	flush_dirty(n);
+}
+
+/* ---- relay paths (relay.h) ---- */
+
+static int relay_in_use(tryst_node *n, uint64_t circuit, const struct tryst_conn *except)
+{
+	struct sockaddr_storage a;
+	uint64_t k;
+	trst_relay_addr(circuit, &a, NULL);
+	for (struct tryst_conn *c = n->conns; c; c = c->next) {
+		if (c == except)
+			continue;
+		if (c->state == TC_DIALING && dial_has_addr(c, &a))
+			return 1;
+		if (c->state == TC_OPEN && c->core &&
+		    trst_relay_is_addr(trst_conn_peer_addr(c->core, NULL), &k) && k == circuit)
+			return 1;
+	}
+	return 0;
+}
+
+/* Connection `c` is done with the circuit: if nothing else uses it, its
+ * owner closes it. */
+static void relay_release(tryst_node *n, uint64_t circuit, const struct tryst_conn *c)
+{
+	struct trst_relay_path *p = trst_relay_find(n->relay, circuit);
+	if (!p || relay_in_use(n, circuit, c))
+		return;
+	p->live = 0;
+	if (p->release)
+		p->release(p->owner, circuit);
+}
+
+/* A dial is over: circuits it tried but did not end up on. */
+static void relay_release_unused(struct tryst_conn *c)
+{
+	uint64_t circuit, on = 0;
+	int relayed = c->core && trst_relay_is_addr(trst_conn_peer_addr(c->core, NULL), &on);
+	for (size_t i = 0; i < c->n_addrs; i++)
+		if (trst_relay_is_addr((struct sockaddr *)&c->addrs[i], &circuit) &&
+		    !(relayed && circuit == on))
+			relay_release(c->node, circuit, c);
+}
+
+/* The connection is gone: every circuit it had. */
+static void relay_leave(struct tryst_conn *c)
+{
+	uint64_t circuit;
+	if (!c->node->relay)
+		return;
+	relay_release_unused(c);
+	if (c->core && trst_relay_is_addr(trst_conn_peer_addr(c->core, NULL), &circuit))
+		relay_release(c->node, circuit, c);
+}
+
+int trst_node_relay_add(tryst_node *n, uint64_t circuit, const struct sockaddr *server,
+                        socklen_t server_len, trst_relay_release_fn release, void *owner,
+                        int opened, struct sockaddr_storage *addr)
+{
+	if (!n->relay && !(n->relay = trst_calloc(1, sizeof *n->relay)))
+		return TRYST_ERR_NOMEM;
+	int rc = trst_relay_add(n->relay, circuit, server, server_len, release, owner, opened);
+	if (rc == 0 && addr)
+		trst_relay_addr(circuit, addr, NULL);
+	return rc;
+}
+
+void trst_node_relay_closed(tryst_node *n, uint64_t circuit, int err)
+{
+	struct trst_relay_path *p = trst_relay_find(n->relay, circuit);
+	uint64_t k;
+	if (!p)
+		return;
+	p->live = 0; /* the server dropped it: nothing to release */
+	if (!err)
+		return;
+	for (struct tryst_conn *c = n->conns, *nx; c; c = nx) {
+		nx = c->next;
+		if (c->state != TC_OPEN || !c->core || !c->confirmed ||
+		    !trst_relay_is_addr(trst_conn_peer_addr(c->core, NULL), &k) || k != circuit)
+			continue;
+		/* Its only path is gone: it ends now, with the reason.  The
+		 * CLOSE it still writes goes nowhere (node_send drops it). */
+		TRST_LOG(TRYST_LOG_INFO, "connection lost its relay circuit: %s",
+		         tryst_strerror(err));
+		conn_closed(c, err);
+		trst_conn_close(c->core, 0, "relay closed", mono_us());
+		mark_dirty(c);
+	}
+}
+
+void trst_node_relay_drop_owner(tryst_node *n, void *owner, int err)
+{
+	for (size_t i = 0; n->relay && i < TRST_RELAY_MAX_PATHS; i++)
+		if (n->relay->p[i].live && n->relay->p[i].owner == owner)
+			trst_node_relay_closed(n, n->relay->p[i].circuit, err);
+}
+
+void trst_node_relay_input(tryst_node *n, uint8_t *buf, size_t len, const struct sockaddr *from,
+                           socklen_t fromlen)
+{
+	struct trst_relay_path *p = trst_relay_match(n->relay, buf, len, from);
+	struct sockaddr_storage a;
+	socklen_t alen;
+	(void)fromlen;
+	if (!p)
+		return;
+	/* Only handshake messages and packets travel inside a circuit:
+	 * nothing nested, no probes or other protocols. */
+	switch (buf[TRST_RDV_RELAY_HEAD]) {
+	case TRST_HS_TYPE_INITIATION:
+	case TRST_HS_TYPE_RESPONSE:
+	case TRST_HS_TYPE_COOKIE:
+	case TRST_PKT_TYPE_DATA:
+	case TRST_PKT_TYPE_DATA | TRST_PKT_KEY_PHASE: break;
+	default: return;
+	}
+	trst_relay_addr(p->circuit, &a, &alen);
+	node_dispatch(n, buf + TRST_RDV_RELAY_HEAD, len - TRST_RDV_RELAY_HEAD,
+	              (struct sockaddr *)&a, alen, mono_us());
 }
 
 static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -1087,6 +1346,8 @@ TRYST_EXPORT void tryst_node_free(tryst_node *n)
 		conn_unref(c);
 	}
 	trst_free(n->htab);
+	trst_free(n->relay);
+	free(n->relay_tx);
 	trst_udp_free(n->udp);
 	trst_hs_responder_free(n->responder);
 	if (n->flush_ev)
@@ -1182,6 +1443,13 @@ TRYST_EXPORT void tryst_conn_get_info(const tryst_conn *c, struct tryst_conn_inf
 	info->stream_bytes_sent = st.stream_bytes_sent;
 	info->stream_bytes_received = st.stream_bytes_received;
 	info->key_updates = st.key_updates;
+	uint64_t circuit;
+	struct trst_relay_path *p;
+	if (trst_relay_is_addr(trst_conn_peer_addr(c->core, NULL), &circuit)) {
+		info->relayed = 1;
+		if ((p = trst_relay_find(c->node->relay, circuit)))
+			memcpy(&info->relay_server, &p->server, p->server_len);
+	}
 }
 
 TRYST_EXPORT int tryst_conn_send_datagram(tryst_conn *c, const uint8_t *data, size_t len)

@@ -17,6 +17,7 @@
 
 #include "internal.h"
 #include "punch.h"
+#include "relay.h"
 
 struct event_base;
 struct trst_disco;
@@ -31,6 +32,8 @@ int trst_node_dial_start(tryst_node *n, const uint8_t key[TRYST_KEY_SIZE],
  * initiation at once.  Returns how many were new. */
 size_t trst_node_dial_add(tryst_conn *c, const struct sockaddr_storage *addrs, size_t count);
 int trst_node_conn_dialing(const tryst_conn *c);
+/* How many direct (not relay) candidates a dialing connection has. */
+size_t trst_node_dial_direct(const tryst_conn *c);
 
 /* Callbacks for one of the library's own connections (to a rendezvous
  * server): they replace the node config's on_conn, on_stream and
@@ -60,6 +63,26 @@ const tryst_identity *trst_node_identity(const tryst_node *n);
 /* The address the node's socket is bound to (the unspecified address when
  * it listens on all of them). */
 void trst_node_bound_address(const tryst_node *n, struct sockaddr_storage *out);
+
+/* Relay paths (relay.h).  Add one for circuit via the server at `server`
+ * and get its stand-in address (hand it to trst_node_dial_add to try it).
+ * `opened`: we asked for the circuit (see struct trst_relay_path).
+ * `release` is called once when no connection wants the path any more.
+ * Errors: TRYST_ERR_NOMEM. */
+int trst_node_relay_add(tryst_node *n, uint64_t circuit, const struct sockaddr *server,
+                        socklen_t server_len, trst_relay_release_fn release, void *owner,
+                        int opened, struct sockaddr_storage *addr);
+/* The server closed the circuit: the path goes (without a release call)
+ * and connections whose path it was close with `err`. */
+void trst_node_relay_closed(tryst_node *n, uint64_t circuit, int err);
+/* Every path of `owner` goes as in trst_node_relay_closed (err 0: the
+ * connections on them are left alone: the node is being freed). */
+void trst_node_relay_drop_owner(tryst_node *n, void *owner, int err);
+/* A relayed datagram (0x30 ...) that arrived on the node's socket: unwrap
+ * it and handle the packet inside as if it came from the stand-in
+ * address.  `buf` may be changed in place. */
+void trst_node_relay_input(tryst_node *n, uint8_t *buf, size_t len, const struct sockaddr *from,
+                           socklen_t fromlen);
 
 /* 1 if a connection with `key` is open (or opening). */
 int trst_node_connected_to(const tryst_node *n, const uint8_t key[TRYST_KEY_SIZE]);

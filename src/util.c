@@ -115,6 +115,12 @@ TRYST_EXPORT const char *tryst_strerror(int err)
 	case TRYST_ERR_RDV_SELF: return "a key cannot connect or relay to itself";
 	case TRYST_ERR_RDV_RELAY_CLOSED: return "the other end closed the relay circuit";
 	case TRYST_ERR_NO_SERVER: return "no binding with a rendezvous server is ready now";
+	case TRYST_ERR_RELAY_BYTES:
+		return "relay circuit closed: the server's byte limit is reached";
+	case TRYST_ERR_RELAY_TIME:
+		return "relay circuit closed: the server's time limit is reached";
+	case TRYST_ERR_RELAY_LOST:
+		return "relay circuit closed: the peer left it or the server binding was lost";
 	}
 	return "unknown error";
 }

@@ -72,6 +72,9 @@ void cli_format_addr(const struct sockaddr *sa, char *out, size_t outlen);
 /* A UDP port (0 to 65535) for option --`opt` of `cmd` into *out, or a
  * usage message and -1. */
 int cli_parse_port(const char *cmd, const char *opt, const char *arg, uint16_t *out);
+/* "relayed through HOST:PORT" or "direct from HOST:PORT": the
+ * connection's current path. */
+void cli_format_path(tryst_conn *conn, char *out, size_t outlen);
 
 /* Options of every command that may use the DHT. */
 #define CLI_MAX_BOOTSTRAP 16
@@ -82,19 +85,27 @@ enum {
 	CLI_OPT_DHT_NETWORK,
 	CLI_OPT_NO_DHT,
 	CLI_OPT_SERVER,
-	CLI_OPT_NAMESPACE
+	CLI_OPT_NAMESPACE,
+	CLI_OPT_RELAY_AFTER,
+	CLI_OPT_RELAY_ONLY
 };
 #define CLI_MAX_SERVERS    8
 #define CLI_MAX_NAMESPACES 16
 #define CLI_SERVER_LONGOPTS                                                                        \
 	{"server", required_argument, NULL, CLI_OPT_SERVER},                                       \
+	    {"relay-after", required_argument, NULL, CLI_OPT_RELAY_AFTER},                         \
+	    {"relay-only", no_argument, NULL, CLI_OPT_RELAY_ONLY},                                 \
 	{                                                                                          \
 		"namespace", required_argument, NULL, CLI_OPT_NAMESPACE                            \
 	}
 #define CLI_SERVER_USAGE                                                                           \
-	"  -s, --server [KEY@]HOST:PORT  keep a binding with this rendezvous server\n"            \
-	"                        (repeatable); KEY pins its key, else the first answer\n"         \
-	"                        is trusted\n"
+	"  -s, --server [KEY@]HOST:PORT  keep a binding with this rendezvous server\n"             \
+	"                        (repeatable); KEY pins its key, else the first answer\n"          \
+	"                        is trusted\n"                                                     \
+	"      --relay-after MS  dialing by key through servers: open a relay circuit\n"           \
+	"                        when no direct path worked after MS ms (default 2500)\n"          \
+	"      --relay-only      dialing by key: use a relay circuit only, never a\n"              \
+	"                        direct path\n"
 #define CLI_DHT_LONGOPTS                                                                           \
 	{"bootstrap", required_argument, NULL, CLI_OPT_BOOTSTRAP},                                 \
 	    {"dht-port", required_argument, NULL, CLI_OPT_DHT_PORT},                               \
@@ -114,6 +125,8 @@ struct cli_dht {
 	size_t n_servers;
 	const char *namespaces[CLI_MAX_NAMESPACES];
 	size_t n_namespaces;
+	uint32_t relay_after_ms; /* 0: the library's default */
+	int relay_only;
 	struct sockaddr_storage boot[CLI_MAX_BOOTSTRAP];
 	size_t n_boot;
 	uint16_t port;

@@ -207,6 +207,21 @@ void cli_format_addr(const struct sockaddr *sa, char *out, size_t outlen)
 	}
 }
 
+void cli_format_path(tryst_conn *conn, char *out, size_t outlen)
+{
+	struct tryst_conn_info info;
+	char addr[64];
+	socklen_t alen;
+	tryst_conn_get_info(conn, &info);
+	if (info.relayed) {
+		cli_format_addr((struct sockaddr *)&info.relay_server, addr, sizeof addr);
+		snprintf(out, outlen, "relayed through %s", addr);
+	} else {
+		cli_format_addr(tryst_conn_peer_address(conn, &alen), addr, sizeof addr);
+		snprintf(out, outlen, "direct from %s", addr);
+	}
+}
+
 void cli_event_base_free(struct event_base *base)
 {
 	/* Freed bufferevents (streams) are finalized by the loop: give it one
@@ -352,6 +367,18 @@ int cli_dht_option(struct cli_dht *d, const char *cmd, int opt, const char *arg)
 		}
 		d->namespaces[d->n_namespaces++] = arg;
 		return 1;
+	case CLI_OPT_RELAY_ONLY: d->relay_only = 1; return 1;
+	case CLI_OPT_RELAY_AFTER:
+		errno = 0;
+		v = strtoul(arg, &end, 0);
+		if (!*arg || *end || errno || v < 1 || v > 3600000) {
+			cli_error(
+			    "%s: --relay-after takes milliseconds from 1 to 3600000, not '%s'", cmd,
+			    arg);
+			return -1;
+		}
+		d->relay_after_ms = (uint32_t)v;
+		return 1;
 	}
 	return 0;
 }
@@ -362,6 +389,9 @@ int cli_dht_apply(struct cli_dht *d, const char *cmd, struct tryst_node_config *
 	cfg->n_servers = d->n_servers;
 	cfg->namespaces = d->namespaces;
 	cfg->n_namespaces = d->n_namespaces;
+	cfg->relay_only = d->relay_only;
+	if (d->relay_after_ms)
+		cfg->relay_after_ms = d->relay_after_ms;
 	if (d->no_dht)
 		return 0;
 	if (!d->n_boot) {

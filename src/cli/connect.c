@@ -74,8 +74,11 @@ static void conn_cb(tryst_conn *conn, int event, int err, void *arg)
 		}
 		if (cli_verbose) {
 			struct tryst_conn_info info;
+			char path[96];
 			tryst_conn_get_info(conn, &info);
-			cli_error("connected in %.2f ms", (double)info.handshake_us / 1000.0);
+			cli_format_path(conn, path, sizeof path);
+			cli_error("connected in %.2f ms, %s", (double)info.handshake_us / 1000.0,
+			          path);
 		}
 		if (!(c->pipe = cli_pipe_start(c->base, c->stream, STDIN_FILENO, STDOUT_FILENO,
 		                               pipe_done, c)))

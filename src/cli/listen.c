@@ -103,7 +103,13 @@ static void conn_cb(tryst_conn *conn, int event, int err, void *arg)
 			return;
 		}
 		l->conn = conn;
-		fprintf(stderr, "tryst: connected to %s from %s\n", text, addr);
+		if (tryst_address_is_relay(tryst_conn_peer_address(conn, &alen))) {
+			char path[96];
+			cli_format_path(conn, path, sizeof path);
+			fprintf(stderr, "tryst: connected to %s %s\n", text, path);
+		} else {
+			fprintf(stderr, "tryst: connected to %s from %s\n", text, addr);
+		}
 		return;
 	}
 	if (conn != l->conn)

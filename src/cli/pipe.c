@@ -36,6 +36,7 @@ struct cli_pipe {
 	struct event *in_ev, *out_ev, *kick;
 	struct evbuffer *outq; /* bytes waiting for a non-blocking stdout */
 	uint8_t in_eof, peer_eof, sent_acked, finished, in_flush;
+	uint8_t closed_clean; /* the connection closed cleanly before our EOF */
 	uint64_t bytes_in, bytes_out;
 	cli_pipe_done_fn done;
 	void *arg;
@@ -225,6 +226,8 @@ static void bev_event_cb(struct bufferevent *bev, short what, void *arg)
 		p->sent_acked = 1;
 	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING)) {
 		p->peer_eof = 1;
+		if (p->closed_clean && p->in_eof)
+			p->sent_acked = 1; /* as in cli_pipe_conn_closed */
 		if (evbuffer_get_length(bufferevent_get_input(p->bev)) &&
 		    evbuffer_get_length(p->outq) < OUT_HIGH)
 			bev_read_cb(p->bev, p);
@@ -275,6 +278,13 @@ void cli_pipe_conn_closed(struct cli_pipe *p, int err)
 		 * it sent has reached stdout. */
 		p->sent_acked = 1;
 		check_done(p);
+		return;
+	}
+	if (!err && !p->finished && p->in_eof) {
+		/* A clean close may overtake the stream's own (deferred) end:
+		 * the stream still says how it ended -- EOF if the peer's end
+		 * had arrived, else an error. */
+		p->closed_clean = 1;
 		return;
 	}
 	if (!p->finished) {
