@@ -3,11 +3,8 @@
 # user would, including every bad key file the issue lists.
 set -u
 TRYST=${TRYST:?set by make check}
-t=$(mktemp -d /tmp/tryst-cli.XXXXXX)
-trap 'rm -rf "$t"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/testlib.sh"
+tl_begin cli
 # expect STATUS DESCRIPTION -- COMMAND...: run, keep stdout/stderr in $t/out, $t/err
 expect() {
 	want=$1 what=$2
@@ -110,5 +107,4 @@ expect 0 "demo" -- "$TRYST" demo
 has "$t/out" "demo: ok" "demo reports success"
 has "$t/out" "contains her key: no" "demo shows the sealed value hides the key"
 
-echo "cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+tl_end cli

@@ -10,17 +10,8 @@
 # joins and says so.  Bad flags are usage errors.
 set -u
 TRYST=${TRYST:?set by make check}
-t=$(mktemp -d /tmp/tryst-mesh.XXXXXX)
-pids=
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$t"
-}
-trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/testlib.sh"
+tl_begin mesh
 # Poll until a shell condition holds (up to $2 seconds).
 until_true() {
 	i=0
@@ -151,5 +142,4 @@ wait $rpid && ok "refused member exits 0 on SIGTERM" || bad "refused member exit
 "$TRYST" mesh --namespace x --server "127.0.0.1:$sport" --interval 0 >/dev/null 2>&1
 [ $? = 2 ] && ok "--interval 0: exit 2" || bad "interval"
 
-echo "cli_mesh: $pass passed, $fail failed"
-[ $fail = 0 ]
+tl_end cli_mesh

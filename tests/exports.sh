@@ -4,9 +4,8 @@
 set -u
 lib=${TRYST_LIB:?set by make check}
 top=$(cd "$(dirname "$0")/.." && pwd)
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/testlib.sh"
+tl_begin exports
 
 if ! command -v nm >/dev/null; then echo "nm not found"; exit 77; fi
 syms=$(nm -D --defined-only "$lib" | awk '{print $3}' | sort)
@@ -17,5 +16,4 @@ others=$(printf '%s\n' "$syms" | grep -v '^tryst_' || true)
 for f in $(grep -o 'TRYST_EXPORT [^(]*tryst_[a-z0-9_]*(' "$top/include/tryst.h" | sed 's/.*[ *]\(tryst_[a-z0-9_]*\)(/\1/'); do
 	printf '%s\n' "$syms" | grep -qx "$f" && ok "exports $f" || bad "missing export $f"
 done
-echo "exports: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+tl_end exports

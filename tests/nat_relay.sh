@@ -14,18 +14,12 @@
 set -u
 TRYST=${TRYST:?set by make check}
 here=$(dirname "$0")
+. "$here/testlib.sh"
 . "$here/natlab/natlab.sh"
 nl_require
-t=$(mktemp -d /tmp/tryst-natrly.XXXXXX)
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-finish() {
-	nl_cleanup
-	rm -rf "$t"
-}
+tl_extra_cleanup() { nl_cleanup; }
+tl_begin natrly
 nl_setup || { echo "cannot build the NAT lab"; exit 1; }
-trap finish EXIT INT TERM
 nl_nat 1 random
 nl_nat 2 random
 
@@ -40,7 +34,7 @@ export BACK
 nl_bg pub "$t/stats" "$t/server.err" "$TRYST" server -i "$t/s" --listen 100.64.1.1:0 --no-dht \
 	--stats-interval 1
 spid=$NL_LAST
-nl_wait_for "$t/server.err" "on UDP port" 5 || { echo "server did not start: $(cat "$t/server.err")"; exit 1; }
+wait_for "$t/server.err" "on UDP port" 5 || { echo "server did not start: $(cat "$t/server.err")"; exit 1; }
 sport=$(sed -n 's/.*on UDP port \([0-9]*\).*/\1/p' "$t/server.err" | head -1)
 srv="$skey@100.64.1.1:$sport"
 
@@ -86,7 +80,7 @@ rb=$(sed -n 's/.*"relayed_bytes":\([0-9]*\).*/\1/p' "$t/stats" | tail -1)
 # transfer, and both ends say why.
 nl_bg pub /dev/null "$t/server2.err" "$TRYST" server -i "$t/s" --listen 100.64.1.1:0 --no-dht \
 	--relay-max-bytes 500000
-nl_wait_for "$t/server2.err" "on UDP port" 5 || { echo "server 2: $(cat "$t/server2.err")"; exit 1; }
+wait_for "$t/server2.err" "on UDP port" 5 || { echo "server 2: $(cat "$t/server2.err")"; exit 1; }
 sport=$(sed -n 's/.*on UDP port \([0-9]*\).*/\1/p' "$t/server2.err" | head -1)
 srv="$skey@100.64.1.1:$sport"
 run_pair 3 1
@@ -108,5 +102,4 @@ cmp -s "$t/data" "$t/copy2" && cmp -s "$t/back" "$t/back2" &&
 grep -q "connected in .* direct from 100.64.1.2:" "$t/connect2.err" &&
 	ok "home NATs: direct path" || bad "home NATs path: $(grep connected "$t/connect2.err")"
 
-echo "nat_relay: $pass passed, $fail failed"
-[ $fail = 0 ]
+tl_end nat_relay

@@ -69,6 +69,8 @@ int cli_parse_key(const char *text, uint8_t key[TRYST_KEY_SIZE]);
 /* --cc: "cubic" or "bbr" into *cc, or a usage message and -1. */
 int cli_parse_cc(const char *cmd, const char *text, int *cc);
 void cli_format_addr(const struct sockaddr *sa, char *out, size_t outlen);
+/* Every interface address with `port` on stderr, one a line after `prefix`. */
+void cli_print_addresses(const char *prefix, uint16_t port);
 /* A UDP port (0 to 65535) for option --`opt` of `cmd` into *out, or a
  * usage message and -1. */
 int cli_parse_port(const char *cmd, const char *opt, const char *arg, uint16_t *out);

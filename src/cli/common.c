@@ -5,6 +5,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -409,4 +411,34 @@ int cli_dht_apply(struct cli_dht *d, const char *cmd, struct tryst_node_config *
 	cfg->dht_port = d->port;
 	cfg->dht_network = d->network;
 	return 0;
+}
+
+/* Print every address of every interface with `port`, one a line on
+ * stderr, after `prefix`: where this node can be reached. */
+void cli_print_addresses(const char *prefix, uint16_t port)
+{
+	struct ifaddrs *ifs, *i;
+	char addr[80];
+	if (getifaddrs(&ifs) < 0)
+		return;
+	for (i = ifs; i; i = i->ifa_next) {
+		if (!i->ifa_addr ||
+		    (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
+			continue;
+		struct sockaddr_storage ss;
+		memset(&ss, 0, sizeof ss);
+		if (i->ifa_addr->sa_family == AF_INET) {
+			memcpy(&ss, i->ifa_addr, sizeof(struct sockaddr_in));
+			((struct sockaddr_in *)&ss)->sin_port = htons(port);
+		} else {
+			memcpy(&ss, i->ifa_addr, sizeof(struct sockaddr_in6));
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+			if (IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr))
+				continue; /* needs a scope to be dialled */
+			s6->sin6_port = htons(port);
+		}
+		cli_format_addr((struct sockaddr *)&ss, addr, sizeof addr);
+		fprintf(stderr, "tryst:   %s%s\n", prefix, addr);
+	}
+	freeifaddrs(ifs);
 }

@@ -137,33 +137,6 @@ static void stream_cb(tryst_conn *conn, tryst_stream *st, void *arg)
 		finish(l, 1);
 }
 
-static void print_addresses(uint16_t port)
-{
-	struct ifaddrs *ifs, *i;
-	char addr[80];
-	if (getifaddrs(&ifs) < 0)
-		return;
-	for (i = ifs; i; i = i->ifa_next) {
-		if (!i->ifa_addr ||
-		    (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
-			continue;
-		struct sockaddr_storage ss;
-		memset(&ss, 0, sizeof ss);
-		if (i->ifa_addr->sa_family == AF_INET) {
-			memcpy(&ss, i->ifa_addr, sizeof(struct sockaddr_in));
-			((struct sockaddr_in *)&ss)->sin_port = htons(port);
-		} else {
-			memcpy(&ss, i->ifa_addr, sizeof(struct sockaddr_in6));
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-			if (IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr))
-				continue; /* needs a scope to be dialled */
-			s6->sin6_port = htons(port);
-		}
-		cli_format_addr((struct sockaddr *)&ss, addr, sizeof addr);
-		fprintf(stderr, "tryst:   --addr %s\n", addr);
-	}
-	freeifaddrs(ifs);
-}
 
 int cmd_listen(int argc, char **argv)
 {
@@ -267,7 +240,7 @@ int cmd_listen(int argc, char **argv)
 	fprintf(stderr, "tryst: listening as %s on UDP port %u\n", keytext,
 	        tryst_node_port(l.node));
 	fprintf(stderr, "tryst: dial with: tryst connect %s and one of\n", keytext);
-	print_addresses(tryst_node_port(l.node));
+	cli_print_addresses("--addr ", tryst_node_port(l.node));
 	if (cfg.dht)
 		fprintf(stderr,
 		        "tryst: or by key alone: published in the DHT (DHT node on UDP port %u)\n",

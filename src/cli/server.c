@@ -293,8 +293,16 @@ int cmd_server(int argc, char **argv)
 	fprintf(stderr, "tryst: server %s on UDP port %u", keytext, tryst_server_port(c.srv));
 	if (cfg.dht)
 		fprintf(stderr, ", DHT node on UDP port %u", tryst_server_dht_port(c.srv));
-	fprintf(stderr, "\ntryst: clients: --server %s@%s:%u\n", keytext,
-	        cfg.bind_address ? cfg.bind_address : "HOST", tryst_server_port(c.srv));
+	fprintf(stderr, "\n");
+	if (cfg.bind_address) {
+		fprintf(stderr, "tryst: clients: --server %s@%s:%u\n", keytext, cfg.bind_address,
+		        tryst_server_port(c.srv));
+	} else {
+		char prefix[TRYST_KEY_TEXT_LEN + 16];
+		snprintf(prefix, sizeof prefix, "--server %s@", keytext);
+		fprintf(stderr, "tryst: clients reach it with one of\n");
+		cli_print_addresses(prefix, tryst_server_port(c.srv));
+	}
 
 	struct event *sigs[3];
 	int signums[3] = {SIGINT, SIGTERM, SIGUSR1};
