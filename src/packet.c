@@ -107,10 +107,9 @@ static EVP_CIPHER_CTX *evp_ctx(const struct trst_pkt_key *k, int aead, int enc)
 	s->id = 0;
 	if (!s->ctx && !(s->ctx = EVP_CIPHER_CTX_new()))
 		return NULL;
-	if (EVP_CipherInit_ex(s->ctx,
-	                      aead == TRST_AEAD_AES256_GCM ? EVP_aes_256_gcm()
-	                                                   : EVP_chacha20_poly1305(),
-	                      NULL, k->raw, NULL, enc) != 1)
+	if (EVP_CipherInit_ex(
+	        s->ctx, aead == TRST_AEAD_AES256_GCM ? EVP_aes_256_gcm() : EVP_chacha20_poly1305(),
+	        NULL, k->raw, NULL, enc) != 1)
 		return NULL;
 	s->id = k->id;
 	s->enc = enc;

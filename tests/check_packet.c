@@ -775,8 +775,10 @@ START_TEST(test_backends_agree)
 		fprintf(stderr, "built without OpenSSL: only libsodium seals here\n");
 		return;
 	}
-	ck_assert_int_eq(trst_pkt_crypto_init(&x, aead_of(_i), secret_ab, secret_ba, IDX_A, IDX_B), 0);
-	ck_assert_int_eq(trst_pkt_crypto_init(&y, aead_of(_i), secret_ba, secret_ab, IDX_B, IDX_A), 0);
+	ck_assert_int_eq(trst_pkt_crypto_init(&x, aead_of(_i), secret_ab, secret_ba, IDX_A, IDX_B),
+	                 0);
+	ck_assert_int_eq(trst_pkt_crypto_init(&y, aead_of(_i), secret_ba, secret_ab, IDX_B, IDX_A),
+	                 0);
 	randombytes_buf(plain, sizeof plain);
 	for (size_t len = 0; len < 16400; len += len < 1300 ? 1 : 997) {
 		if (len == 700) { /* both senders and both receivers move on */
@@ -790,10 +792,12 @@ START_TEST(test_backends_agree)
 		ck_assert(pn1 == pn2);
 		ck_assert_mem_eq(p1, p2, len + TRST_PKT_OVERHEAD);
 		/* libsodium opens OpenSSL's packet, OpenSSL libsodium's */
-		ck_assert_int_eq(trst_pkt_open(&y, p1, len + TRST_PKT_OVERHEAD, NULL), (ssize_t)len);
+		ck_assert_int_eq(trst_pkt_open(&y, p1, len + TRST_PKT_OVERHEAD, NULL),
+		                 (ssize_t)len);
 		trst_pkt_test_use_libsodium(0);
 		ck_assert_mem_eq(p1 + TRST_PKT_HEADER_LEN, plain, len);
-		ck_assert_int_eq(trst_pkt_open(&b, p2, len + TRST_PKT_OVERHEAD, NULL), (ssize_t)len);
+		ck_assert_int_eq(trst_pkt_open(&b, p2, len + TRST_PKT_OVERHEAD, NULL),
+		                 (ssize_t)len);
 		ck_assert_mem_eq(p2 + TRST_PKT_HEADER_LEN, plain, len);
 		if (len == 0)
 			trst_pkt_on_ack(&a, pn1), trst_pkt_on_ack(&x, pn2);
