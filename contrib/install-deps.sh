@@ -9,10 +9,11 @@ if [ "$(id -u)" -ne 0 ]; then
 	SUDO=sudo
 fi
 export DEBIAN_FRONTEND=noninteractive
-# build: compiler, autotools; libraries: libevent, libsodium, OpenDHT (C wrapper), Check;
+# build: compiler, autotools; libraries: libevent, libsodium, OpenDHT (C wrapper), Check,
+# and (optional, for faster packet encryption) OpenSSL's libcrypto;
 # NAT lab: iproute2, iptables, nftables, conntrack; fuzzing: clang with libFuzzer.
 PACKAGES="build-essential autoconf automake libtool pkg-config
-	libevent-dev libsodium-dev libopendht-c-dev libopendht-dev check
+	libevent-dev libsodium-dev libopendht-c-dev libopendht-dev check libssl-dev
 	iproute2 iptables nftables conntrack
 	clang libclang-rt-dev"
 $SUDO apt-get update -qq

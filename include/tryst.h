@@ -746,6 +746,25 @@ TRYST_EXPORT uint64_t tryst_stream_id(const tryst_stream *stream);
 TRYST_EXPORT tryst_conn *tryst_stream_conn(const tryst_stream *stream);
 /* Finish our side after what was written so far (FIN). */
 TRYST_EXPORT int tryst_stream_shutdown(tryst_stream *stream);
+
+/* Zero-copy writing, instead of or after the bufferevent: lend the
+ * application the next free bytes of the stream's send buffer, so it can
+ * read(2) or generate data straight into it.  *len is how many bytes it
+ * asks for; on return, how many it may write (fewer when the buffer is
+ * nearly full or wraps).  Returns the memory (borrowed: the stream owns
+ * it), or NULL with *len 0 when nothing can be written now: the send
+ * buffer is full, bytes written through the bufferevent still wait (they
+ * go first), or the stream is finished, reset or closed.  After a NULL for
+ * want of room, the bufferevent's write callback runs once room opens
+ * (whatever its watermark).  The memory is valid only until
+ * tryst_stream_commit() or any other call on this stream, and not across
+ * a return to the event loop; each reservation must be committed (0 to
+ * cancel) before the next.  Errors of commit: TRYST_ERR_INVALID (more than
+ * reserved, or nothing reserved). */
+TRYST_EXPORT void *tryst_stream_reserve(tryst_stream *stream, size_t *len);
+/* Send the first n bytes of the reservation, after everything written
+ * before it. */
+TRYST_EXPORT int tryst_stream_commit(tryst_stream *stream, size_t n);
 /* Abandon the stream in both directions with an application error code
  * (RESET_STREAM and STOP_SENDING). */
 TRYST_EXPORT int tryst_stream_reset(tryst_stream *stream, uint64_t code);

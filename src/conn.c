@@ -871,6 +871,22 @@ long trst_conn_stream_write(struct trst_cstream *s, const uint8_t *data, size_t 
 	return n;
 }
 
+uint8_t *trst_conn_stream_reserve(struct trst_cstream *s, size_t want, size_t *got)
+{
+	*got = 0;
+	if (s->conn->state != TRST_CONN_OPEN || s->reset_sent || s->send.fin)
+		return NULL;
+	return trst_send_reserve(&s->send, want, got);
+}
+
+void trst_conn_stream_commit(struct trst_cstream *s, size_t n)
+{
+	if (!n)
+		return;
+	trst_send_commit(&s->send, n);
+	trst_cstream_queue_push(s->conn, s);
+}
+
 size_t trst_conn_stream_room(const struct trst_cstream *s)
 {
 	return s->reset_sent ? 0 : trst_send_room(&s->send);

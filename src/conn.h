@@ -152,6 +152,10 @@ struct trst_conn *trst_cstream_conn(const struct trst_cstream *s);
  * wait for stream_writable), or an error. */
 long trst_conn_stream_write(struct trst_cstream *s, const uint8_t *data, size_t len);
 size_t trst_conn_stream_room(const struct trst_cstream *s);
+/* trst_send_reserve()/trst_send_commit() on an open stream: the
+ * application writes straight into the send buffer (NULL: not now). */
+uint8_t *trst_conn_stream_reserve(struct trst_cstream *s, size_t want, size_t *got);
+void trst_conn_stream_commit(struct trst_cstream *s, size_t n);
 /* Half-close: FIN after the data written so far. */
 int trst_conn_stream_finish(struct trst_cstream *s);
 /* Abandon our sending side (RESET_STREAM) and/or ask the peer to stop

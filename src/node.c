@@ -62,6 +62,8 @@ struct tryst_stream {
 	uint8_t app_fin;  /* the application finished its side */
 	uint8_t peer_fin; /* the peer's side ended cleanly (EOF delivered) */
 	uint8_t fin_acked_told;
+	uint8_t want_room; /* tryst_stream_reserve found none: wake the writer */
+	size_t reserved;   /* bytes lent by tryst_stream_reserve */
 };
 
 struct tryst_conn {
@@ -1544,6 +1546,14 @@ static void stream_pull(struct tryst_stream *st)
 	}
 	if (moved)
 		mark_dirty(st->conn);
+	/* A zero-copy writer waits for room: deferred, so that it finds the
+	 * room of every ACK of this batch of datagrams, not one packet's. */
+	if (st->want_room && st->cs && !st->app_fin && !evbuffer_get_length(in) &&
+	    trst_conn_stream_room(st->cs)) {
+		st->want_room = 0;
+		bufferevent_trigger(st->theirs, EV_WRITE,
+		                    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	}
 }
 
 /* A hand-over from the application crossed the mark: stop reading until
@@ -1740,6 +1750,45 @@ TRYST_EXPORT int tryst_stream_shutdown(tryst_stream *st)
 	bufferevent_flush(st->theirs, EV_WRITE, BEV_FINISHED);
 	st->app_fin = 1;
 	stream_pull(st);
+	return 0;
+}
+
+TRYST_EXPORT void *tryst_stream_reserve(tryst_stream *st, size_t *len)
+{
+	size_t want;
+	uint8_t *p;
+
+	if (!st || !len)
+		return NULL;
+	want = *len;
+	*len = 0;
+	st->reserved = 0;
+	if (!st->cs || st->app_fin || st->err)
+		return NULL;
+	/* What went through the bufferevent goes first: nothing until it is
+	 * in the send buffer (stream_pull wakes us then). */
+	if (evbuffer_get_length(bufferevent_get_output(st->theirs)) ||
+	    evbuffer_get_length(bufferevent_get_input(st->ours))) {
+		st->want_room = 1;
+		return NULL;
+	}
+	if (!(p = trst_conn_stream_reserve(st->cs, want, len))) {
+		st->want_room = trst_conn_stream_room(st->cs) == 0;
+		return NULL;
+	}
+	st->reserved = *len;
+	return p;
+}
+
+TRYST_EXPORT int tryst_stream_commit(tryst_stream *st, size_t n)
+{
+	if (!st || n > st->reserved || (n && !st->cs))
+		return TRYST_ERR_INVALID;
+	st->reserved = 0;
+	if (!n)
+		return 0;
+	trst_conn_stream_commit(st->cs, n);
+	mark_dirty(st->conn);
 	return 0;
 }
 

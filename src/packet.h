@@ -69,6 +69,11 @@ struct trst_pkt_key {
 		crypto_aead_aes256gcm_state aes; /* expanded key (beforenm) */
 		uint8_t chacha[TRST_PKT_KEY_LEN];
 	} k;
+	/* For OpenSSL (HAVE_OPENSSL): the key itself, and a number no other
+	 * key of this process has, by which packet.c finds its cipher context
+	 * (0: none). */
+	uint8_t raw[TRST_PKT_KEY_LEN];
+	uint64_t id;
 	uint8_t iv[TRST_PKT_IV_LEN];
 	uint8_t secret[TRST_PKT_SECRET_LEN]; /* the next generation derives from it */
 };
@@ -132,6 +137,11 @@ int trst_pkt_crypto_init(struct trst_pkt_crypto *c, int aead,
 
 /* Forget every key (sodium_memzero of the whole struct). */
 void trst_pkt_crypto_wipe(struct trst_pkt_crypto *c);
+
+/* Tests: 1 makes this thread seal and open with libsodium even when built
+ * with OpenSSL (the two must agree byte for byte); returns 1 when this
+ * build has the OpenSSL path at all. */
+int trst_pkt_test_use_libsodium(int on);
 
 /* Replace the limits (in packets; 0 keeps the current one): the packet
  * count after which trst_pkt_need_key_update() asks for an update, the

@@ -117,6 +117,30 @@ long trst_send_write(struct trst_send_half *s, const uint8_t *data, size_t len)
 	return (long)len;
 }
 
+uint8_t *trst_send_reserve(struct trst_send_half *s, size_t want, size_t *got)
+{
+	size_t room = trst_send_room(s), used = (size_t)(s->end - s->base), at, run;
+
+	*got = 0;
+	if (want > room)
+		want = room;
+	if (!want || ring_reserve(&s->ring, s->base, used, used + want) < 0)
+		return NULL;
+	/* Up to the ring's end (the rest comes in the next reservation) and
+	 * never over unacknowledged bytes. */
+	at = (size_t)(s->end & (s->ring.cap - 1));
+	run = s->ring.cap - at;
+	if (run > s->ring.cap - used)
+		run = s->ring.cap - used;
+	*got = run < want ? run : want;
+	return s->ring.buf + at;
+}
+
+void trst_send_commit(struct trst_send_half *s, size_t n)
+{
+	s->end += n;
+}
+
 void trst_send_finish(struct trst_send_half *s)
 {
 	s->fin = 1;

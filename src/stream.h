@@ -64,6 +64,13 @@ void trst_send_free(struct trst_send_half *s);
  * (0 when the buffer is full), or TRYST_ERR_NOMEM.  Refused after FIN. */
 long trst_send_write(struct trst_send_half *s, const uint8_t *data, size_t len);
 
+/* Zero-copy writing: where the application may put up to *got (<= want)
+ * next bytes, contiguous in the ring (growing it if it must); NULL with
+ * *got 0 when there is no room or no memory.  Valid until the ring is
+ * touched again; trst_send_commit(s, n) then takes the first n of them. */
+uint8_t *trst_send_reserve(struct trst_send_half *s, size_t want, size_t *got);
+void trst_send_commit(struct trst_send_half *s, size_t n);
+
 /* Room left for the application to write. */
 size_t trst_send_room(const struct trst_send_half *s);
 

@@ -21,6 +21,7 @@ struct sstream {
 	crypto_generichash_state h_rx, h_tx;
 	uint8_t digest_rx[32], digest_tx[32];
 	int eof, acked, error;
+	int zc; /* writes through tryst_stream_reserve/commit */
 	uint32_t seed;
 };
 
@@ -41,6 +42,7 @@ void trst_node_debug(const tryst_node *n, FILE *f);
 
 static struct event_base *base;
 static struct side alice, bob;
+static int zc_mode; /* bob's streams write zero-copy */
 static int (*done_fn)(void);
 
 static void check_done(void)
@@ -56,10 +58,54 @@ static void gen(uint32_t seed, uint64_t off, uint8_t *out, size_t n)
 		out[i] = (uint8_t)((off + i) * 2654435761u >> 7 ^ seed);
 }
 
+/* Zero-copy writing: a first part through the bufferevent, the rest
+ * generated straight into the stream's send buffer, after it. */
+static void feed_zc(struct sstream *s)
+{
+	if (s->sent == 0 && s->to_send > 100000) {
+		uint8_t first[100000];
+		size_t l = 100;
+		gen(s->seed, 0, first, sizeof first);
+		crypto_generichash_update(&s->h_tx, first, sizeof first);
+		bufferevent_write(tryst_stream_bufferevent(s->st), first, sizeof first);
+		s->sent = sizeof first;
+		/* nothing lent while those bytes wait: they go first */
+		ck_assert_ptr_null(tryst_stream_reserve(s->st, &l));
+		ck_assert_uint_eq(l, 0);
+		ck_assert_int_eq(tryst_stream_commit(s->st, 1), TRYST_ERR_INVALID);
+		return; /* the write callback comes back */
+	}
+	while (s->sent < s->to_send) {
+		size_t len =
+		    s->to_send - s->sent < 300000 ? (size_t)(s->to_send - s->sent) : 300000;
+		uint8_t *p = tryst_stream_reserve(s->st, &len);
+		if (!p) {
+			ck_assert_uint_eq(len, 0);
+			return; /* full: the write callback comes back */
+		}
+		ck_assert_uint_gt(len, 0);
+		ck_assert_uint_le(len, 300000);
+		ck_assert_int_eq(tryst_stream_commit(s->st, len + 1), TRYST_ERR_INVALID);
+		gen(s->seed, s->sent, p, len);
+		crypto_generichash_update(&s->h_tx, p, len);
+		ck_assert_int_eq(tryst_stream_commit(s->st, len), 0);
+		s->sent += len;
+	}
+	crypto_generichash_final(&s->h_tx, s->digest_tx, 32);
+	tryst_stream_shutdown(s->st);
+	size_t l = 10;
+	ck_assert_ptr_null(tryst_stream_reserve(s->st, &l)); /* finished */
+}
+
 static void feed(struct sstream *s)
 {
 	struct bufferevent *bev = tryst_stream_bufferevent(s->st);
 	uint8_t buf[65536];
+	if (s->zc) {
+		if (s->sent < s->to_send)
+			feed_zc(s);
+		return;
+	}
 	while (s->sent < s->to_send &&
 	       evbuffer_get_length(bufferevent_get_output(bev)) < (1 << 20)) {
 		size_t n =
@@ -123,6 +169,7 @@ static struct sstream *attach(struct side *sd, tryst_stream *st, uint64_t to_sen
 	s->st = st;
 	s->to_send = to_send;
 	s->seed = seed;
+	s->zc = zc_mode && to_send;
 	crypto_generichash_init(&s->h_rx, NULL, 0, 32);
 	crypto_generichash_init(&s->h_tx, NULL, 0, 32);
 	struct bufferevent *bev = tryst_stream_bufferevent(st);
@@ -311,6 +358,16 @@ START_TEST(test_echo_ipv4)
 }
 END_TEST
 
+/* Writing straight into the send buffer (tryst_stream_reserve), after
+ * bytes written through the bufferevent: the echo is byte-exact. */
+START_TEST(test_echo_zerocopy)
+{
+	zc_mode = 1;
+	transfer("127.0.0.1", 3, 8u << 20);
+	zc_mode = 0;
+}
+END_TEST
+
 START_TEST(test_echo_ipv6)
 {
 	transfer("::1", 1, 4u << 20);
@@ -460,6 +517,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_echo_ipv4);
 	tcase_add_test(tc, test_echo_ipv6);
+	tcase_add_test(tc, test_echo_zerocopy);
 	tcase_add_test(tc, test_many_streams);
 	tcase_add_test(tc, test_wrong_key_times_out);
 	tcase_add_test(tc, test_refused);

@@ -761,6 +761,52 @@ START_TEST(test_init_wipe)
 }
 END_TEST
 
+/* Built with OpenSSL, packets are sealed and opened by it; libsodium must
+ * produce and accept exactly the same bytes at every length (block and
+ * tag boundaries, the large datagrams of loopback), before and after a key
+ * update. */
+START_TEST(test_backends_agree)
+{
+	static struct trst_pkt_crypto x, y;
+	static uint8_t p1[17000], p2[17000], plain[17000];
+	if (!pair(_i))
+		return;
+	if (!trst_pkt_test_use_libsodium(0)) {
+		fprintf(stderr, "built without OpenSSL: only libsodium seals here\n");
+		return;
+	}
+	ck_assert_int_eq(trst_pkt_crypto_init(&x, aead_of(_i), secret_ab, secret_ba, IDX_A, IDX_B),
+	                 0);
+	ck_assert_int_eq(trst_pkt_crypto_init(&y, aead_of(_i), secret_ba, secret_ab, IDX_B, IDX_A),
+	                 0);
+	randombytes_buf(plain, sizeof plain);
+	for (size_t len = 0; len < 16400; len += len < 1300 ? 1 : 997) {
+		if (len == 700) { /* both senders and both receivers move on */
+			ck_assert_int_eq(trst_pkt_key_update(&a), 0);
+			ck_assert_int_eq(trst_pkt_key_update(&x), 0);
+		}
+		uint64_t pn1, pn2;
+		seal(&a, p1, plain, len, &pn1); /* OpenSSL */
+		trst_pkt_test_use_libsodium(1);
+		seal(&x, p2, plain, len, &pn2);
+		ck_assert(pn1 == pn2);
+		ck_assert_mem_eq(p1, p2, len + TRST_PKT_OVERHEAD);
+		/* libsodium opens OpenSSL's packet, OpenSSL libsodium's */
+		ck_assert_int_eq(trst_pkt_open(&y, p1, len + TRST_PKT_OVERHEAD, NULL),
+		                 (ssize_t)len);
+		trst_pkt_test_use_libsodium(0);
+		ck_assert_mem_eq(p1 + TRST_PKT_HEADER_LEN, plain, len);
+		ck_assert_int_eq(trst_pkt_open(&b, p2, len + TRST_PKT_OVERHEAD, NULL),
+		                 (ssize_t)len);
+		ck_assert_mem_eq(p2 + TRST_PKT_HEADER_LEN, plain, len);
+		if (len == 0)
+			trst_pkt_on_ack(&a, pn1), trst_pkt_on_ack(&x, pn2);
+	}
+	trst_pkt_crypto_wipe(&x);
+	trst_pkt_crypto_wipe(&y);
+}
+END_TEST
+
 /* ---- the vectors of doc/PROTOCOL.md ---- */
 
 #define DOC "doc/PROTOCOL.md"
@@ -906,6 +952,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_roundtrip, 0, 2);
 	tcase_add_loop_test(tc, test_seal_from, 0, 2);
 	tcase_add_test(tc, test_aeads_differ);
+	tcase_add_loop_test(tc, test_backends_agree, 0, 2);
 	tcase_add_loop_test(tc, test_bitflips, 0, 2);
 	tcase_add_loop_test(tc, test_truncation, 0, 2);
 	tcase_add_loop_test(tc, test_replay, 0, 2);

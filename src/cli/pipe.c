@@ -1,8 +1,8 @@
 /*
  * pipe.c: stdin -> stream -> peer, peer -> stream -> stdout.
  *
- * Backpressure: stdin is read only while the stream's bufferevent holds
- * less than OUT_HIGH bytes; bytes for stdout are taken from the stream
+ * Backpressure: stdin is read only while the stream's send buffer has
+ * room (it is read straight into it); bytes for stdout are taken from the stream
  * only while fewer than OUT_HIGH wait for a slow stdout, so a slow
  * consumer holds the peer back through flow control instead of filling
  * memory.
@@ -84,43 +84,45 @@ static void check_done(struct cli_pipe *p)
 
 static void bev_read_cb(struct bufferevent *bev, void *arg);
 
-/* Read what stdin has, as far as the stream takes it. */
+/* Read what stdin has, as far as the stream takes it: straight into the
+ * stream's send buffer (tryst_stream_reserve), so no byte is copied on the
+ * way from the kernel to the packet sealer.  When the buffer is full the
+ * stream calls bev_write_cb once it has room again. */
 static void pump_in(struct cli_pipe *p)
 {
-	struct evbuffer *out = bufferevent_get_output(p->bev);
-	while (!p->in_eof && evbuffer_get_length(out) < OUT_HIGH) {
-		struct evbuffer_iovec v;
-		if (evbuffer_reserve_space(out, READ_CHUNK, &v, 1) < 1)
+	int full = 0;
+	while (!p->in_eof) {
+		size_t len = READ_CHUNK;
+		uint8_t *at = tryst_stream_reserve(p->st, &len);
+		if (!at) {
+			full = 1;
 			break;
-		ssize_t n =
-		    read(p->in, v.iov_base, v.iov_len < READ_CHUNK ? v.iov_len : READ_CHUNK);
+		}
+		ssize_t n = read(p->in, at, len);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			v.iov_len = 0;
-			evbuffer_commit_space(out, &v, 1);
+			tryst_stream_commit(p->st, 0);
 			break;
 		}
 		if (n <= 0) {
 			if (n < 0)
 				cli_error("reading input: %s", strerror(errno));
-			v.iov_len = 0;
-			evbuffer_commit_space(out, &v, 1);
+			tryst_stream_commit(p->st, 0);
 			p->in_eof = 1;
 			tryst_stream_shutdown(p->st);
 			break;
 		}
-		v.iov_len = (size_t)n;
-		evbuffer_commit_space(out, &v, 1);
+		tryst_stream_commit(p->st, (size_t)n);
 		p->bytes_in += (uint64_t)n;
-		if (!p->in_regular)
-			break; /* a pipe: come back when it has more */
+		if (!p->in_regular && (size_t)n < len)
+			break; /* a pipe, drained: come back when it has more */
 	}
 	if (p->in_eof || !p->in_ev)
 		return;
 	/* Wait for input only while the stream has room for it. */
-	if (evbuffer_get_length(out) < OUT_HIGH)
-		event_add(p->in_ev, NULL);
-	else
+	if (full)
 		event_del(p->in_ev);
+	else
+		event_add(p->in_ev, NULL);
 }
 
 static void in_cb(evutil_socket_t fd, short what, void *arg)
@@ -264,8 +266,6 @@ struct cli_pipe *cli_pipe_start(struct event_base *base, tryst_stream *st, int i
 	}
 	p->kick = event_new(base, -1, 0, kick_cb, p);
 	bufferevent_setcb(p->bev, bev_read_cb, bev_write_cb, bev_event_cb, p);
-	/* Wake the writer when the stream has taken most of what we gave. */
-	bufferevent_setwatermark(p->bev, EV_WRITE, OUT_HIGH / 2, 0);
 	bufferevent_enable(p->bev, EV_READ | EV_WRITE);
 	event_active(p->kick, 0, 0);
 	return p;
