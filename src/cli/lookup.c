@@ -270,7 +270,6 @@ int cmd_publish(int argc, char **argv)
 	struct cli_dht dht;
 	struct publish_ctx p;
 	const char *file = NULL;
-	long port;
 	int opt, rc;
 
 	memset(&dht, 0, sizeof dht);
@@ -285,9 +284,8 @@ int cmd_publish(int argc, char **argv)
 		switch (opt) {
 		case 'i': file = optarg; break;
 		case 'p':
-			if ((rc = parse_int("publish", "--port", optarg, 0, 65535, &port)) >= 0)
-				return rc;
-			cfg.port = (uint16_t)port;
+			if (cli_parse_port("publish", "port", optarg, &cfg.port) < 0)
+				return EXIT_USAGE;
 			break;
 		case OPT_BIND: cfg.bind_address = optarg; break;
 		case OPT_JSON: p.json = 1; break;
