@@ -1,8 +1,8 @@
 /*
  * node.c: binds the sans-I/O cores to libevent: one UDP socket (udp.c),
- * handshakes (handshake.c), connections (conn.c), their timers, and the
- * bufferevent face of streams.  This is the only module of the transport
- * that reads a clock or touches the event loop.
+ * handshakes (handshake.c), connections (conn.c) and their timers; the
+ * bufferevent face of streams is in node_stream.c.  These are the only
+ * modules of the transport that read a clock or touch the event loop.
  */
 #include "config.h"
 
@@ -20,119 +20,11 @@
 #include "conn.h"
 #include "handshake.h"
 #include "node.h"
+#include "node_impl.h"
 #include "packet.h"
 #include "rxpool.h"
 #include "udp.h"
 
-#define MAX_DIAL_ADDRS 8
-#define MAX_DIAL_RELAYS 2 /* relay circuits a dial may add beyond those */
-/* Bytes a stream takes from its bufferevent before it stops reading. */
-#define STREAM_PULL_LIMIT (256 * 1024)
-/* Received stream data is copied into blocks of this size, kept for reuse
- * up to RX_POOL_FREE idle ones (rxpool.h). */
-#define RX_POOL_BLOCK (128 * 1024)
-#define RX_POOL_FREE  32
-/* Default path MTU probing ceiling.  Real paths stop far below (the route
- * MTU caps each search); on loopback and jumbo-frame links larger datagrams
- * cut the per-packet cost of the kernel and the crypto. */
-#define NODE_MAX_UDP_PAYLOAD 16384
-#define TX_BUF               (64 * 1024)
-#define GSO_MAX_BYTES        65000
-#define DIAL_FIRST_RESEND_US 500000ull /* then doubling, at most 2 s */
-#define DIAL_MAX_RESEND_US   2000000ull
-/* More unconfirmed handshakes than this: answer with cookies (DESIGN.md
- * section 6: nothing costly for an unproven source under load). */
-#define UNDER_LOAD_PENDING 64
-/* A relayed connection copies one packet to the direct addresses it
- * dialed at most this often (see direct_probe). */
-#define DIRECT_PROBE_GAP_US 500000ull
-/* Relayed datagrams of one send: each with the 9-byte relay head, and no
- * send longer than a UDP datagram can be (GSO counts the whole batch). */
-#define RELAY_TX_BUF 65000
-
-enum tc_state { TC_DIALING, TC_OPEN, TC_CLOSED };
-
-struct tryst_stream {
-	tryst_conn *conn;
-	struct trst_cstream *cs;           /* NULL once the core stream is gone */
-	struct bufferevent *ours, *theirs; /* theirs is the application's end */
-	struct tryst_stream *next, *prev;
-	int err;
-	uint64_t code;
-	uint8_t app_fin;  /* the application finished its side */
-	uint8_t peer_fin; /* the peer's side ended cleanly (EOF delivered) */
-	uint8_t fin_acked_told;
-	uint8_t want_room; /* tryst_stream_reserve found none: wake the writer */
-	size_t reserved;   /* bytes lent by tryst_stream_reserve */
-};
-
-struct tryst_conn {
-	tryst_node *node;
-	struct tryst_conn *next, *prev; /* every connection of the node */
-	struct tryst_conn *hnext;       /* index table chain */
-	struct tryst_conn *dnext;       /* dirty list */
-	uint8_t dirty, in_table, user_released, closed_told, confirmed;
-	int state;
-	int err;
-	uint32_t local_index;
-	uint8_t peer_key[TRYST_KEY_SIZE];
-	void *user_data;
-	struct event *timer;
-	int refs;
-
-	/* dialing */
-	trst_hs hs;
-	struct trst_hs_cookie cookie;
-	struct sockaddr_storage addrs[MAX_DIAL_ADDRS + MAX_DIAL_RELAYS];
-	socklen_t addrlens[MAX_DIAL_ADDRS + MAX_DIAL_RELAYS];
-	size_t n_addrs;
-	uint64_t dial_start, dial_deadline, next_resend, resend_gap;
-	uint8_t initiated;               /* an initiation is in flight */
-	uint8_t has_token, in_disco;     /* dialed by key (disco.c) */
-	uint8_t token[TRST_TOKEN_SIZE];  /* what PUNCH probes must carry */
-	uint64_t direct_probe_us;        /* relayed: next copy to direct addresses */
-	/* The library's own connections (to rendezvous servers) report to
-	 * these instead of the application's callbacks. */
-	const struct trst_conn_hooks *hooks;
-
-	/* open */
-	struct trst_conn *core;
-	uint64_t handshake_us;
-	struct tryst_stream *streams;
-
-	/* datagrams the socket refused for now (EAGAIN) */
-	uint8_t *pending;
-	size_t pending_len, pending_seg;
-};
-
-struct tryst_node {
-	struct event_base *base;
-	struct tryst_node_config cfg;
-	struct trst_conn_config ccfg;
-	tryst_identity *id;
-	uint8_t key[TRYST_KEY_SIZE];
-	struct trst_udp *udp;
-	trst_hs_responder *responder;
-	struct tryst_conn *conns;
-	struct tryst_conn **htab;
-	size_t hcap, hcount;
-	struct tryst_conn *dirty;
-	struct event *flush_ev;
-	size_t unconfirmed;
-	struct trst_rxpool *rxpool; /* received stream data (rxpool.h) */
-	uint8_t *tx;
-	int in_flush;
-	struct trst_disco *disco;       /* NULL: no discovery configured */
-	struct {
-		uint8_t type;
-		trst_raw_fn fn;
-		void *ud;
-	} raw[4]; /* other protocols on the socket (relay, ...) */
-	size_t n_raw;
-	struct sockaddr_storage bound;  /* the socket's bind address */
-	struct trst_relay_paths *relay; /* NULL until a circuit is added */
-	uint8_t *relay_tx;
-};
 
 static uint64_t mono_us(void)
 {
@@ -245,7 +137,6 @@ static struct tryst_conn *conn_alloc(tryst_node *n)
 	return c;
 }
 
-static void stream_detach_all(struct tryst_conn *c, int err);
 static void dial_over(struct tryst_conn *c);
 static void relay_leave(struct tryst_conn *c);
 static void relay_release_unused(struct tryst_conn *c);
@@ -269,7 +160,7 @@ static void conn_destroy(struct tryst_conn *c)
 			*pp = c->dnext;
 			break;
 		}
-	stream_detach_all(c, TRYST_ERR_CLOSED);
+	trst_nstream_detach_all(c, TRYST_ERR_CLOSED);
 	/* Handles of streams the application did not free die with it. */
 	while (c->streams)
 		tryst_stream_free(c->streams);
@@ -307,7 +198,7 @@ static void conn_closed(struct tryst_conn *c, int err)
 	dial_over(c);
 	c->state = TC_CLOSED;
 	c->err = err;
-	stream_detach_all(c, err);
+	trst_nstream_detach_all(c, err);
 	tryst_conn_fn on_conn = c->hooks ? c->hooks->on_conn : c->node->cfg.on_conn;
 	if (!c->closed_told && !c->user_released && on_conn) {
 		c->closed_told = 1;
@@ -315,7 +206,7 @@ static void conn_closed(struct tryst_conn *c, int err)
 	}
 }
 
-static void mark_dirty(struct tryst_conn *c)
+void trst_node_mark_dirty(struct tryst_conn *c)
 {
 	if (c->dirty)
 		return;
@@ -531,7 +422,7 @@ static void udp_writable_cb(struct trst_udp *u, void *arg)
 	(void)u;
 	for (struct tryst_conn *c = n->conns; c; c = c->next)
 		if (c->pending_len)
-			mark_dirty(c);
+			trst_node_mark_dirty(c);
 	flush_dirty(n);
 }
 
@@ -789,21 +680,12 @@ void trst_node_bound_address(const tryst_node *n, struct sockaddr_storage *out)
 
 /* ---- connection callbacks from the core ---- */
 
-static void core_stream_opened(void *ud, struct trst_cstream *s);
-static void core_stream_data(void *ud, struct trst_cstream *s, const uint8_t *d, size_t len);
-static void core_stream_fin(void *ud, struct trst_cstream *s);
-static void core_stream_reset(void *ud, struct trst_cstream *s, uint64_t code);
-static void core_stream_stop(void *ud, struct trst_cstream *s, uint64_t code);
-static void core_stream_writable(void *ud, struct trst_cstream *s);
-static void core_stream_sent(void *ud, struct trst_cstream *s);
-static void core_stream_closed(void *ud, struct trst_cstream *s);
 
-static void conn_confirm(struct tryst_conn *c);
 
 static void core_datagram(void *ud, const uint8_t *data, size_t len)
 {
 	struct tryst_conn *c = ud;
-	conn_confirm(c);
+	trst_node_conn_confirm(c);
 	tryst_datagram_fn fn = c->hooks ? c->hooks->on_datagram : c->node->cfg.on_datagram;
 	if (fn && !c->user_released)
 		fn(c, data, len, c->user_data);
@@ -820,14 +702,14 @@ static void core_closed(void *ud, int err, uint64_t code, const uint8_t *reason,
 }
 
 static const struct trst_conn_callbacks core_cbs = {
-    .stream_opened = core_stream_opened,
-    .stream_data = core_stream_data,
-    .stream_fin = core_stream_fin,
-    .stream_reset = core_stream_reset,
-    .stream_stop = core_stream_stop,
-    .stream_writable = core_stream_writable,
-    .stream_sent = core_stream_sent,
-    .stream_closed = core_stream_closed,
+    .stream_opened = trst_nstream_opened,
+    .stream_data = trst_nstream_data,
+    .stream_fin = trst_nstream_fin,
+    .stream_reset = trst_nstream_reset,
+    .stream_stop = trst_nstream_stop,
+    .stream_writable = trst_nstream_writable,
+    .stream_sent = trst_nstream_sent,
+    .stream_closed = trst_nstream_closed,
     .datagram = core_datagram,
     .closed = core_closed,
 };
@@ -912,7 +794,7 @@ static void on_response(tryst_node *n, const uint8_t *msg, size_t len, const str
 	c->handshake_us = now - c->dial_start;
 	c->confirmed = 1;
 	dial_over(c);
-	mark_dirty(c); /* the first packet confirms the handshake to the peer */
+	trst_node_mark_dirty(c); /* the first packet confirms the handshake to the peer */
 	tryst_conn_fn on_conn = c->hooks ? c->hooks->on_conn : n->cfg.on_conn;
 	if (on_conn)
 		on_conn(c, TRYST_CONN_ESTABLISHED, 0, c->user_data);
@@ -993,7 +875,7 @@ static void on_initiation(tryst_node *n, const uint8_t *msg, size_t len,
 /* The first authentic packet from the initiator proves it completed the
  * handshake: now the application hears of the connection -- before any
  * stream or datagram that packet carries. */
-static void conn_confirm(struct tryst_conn *c)
+void trst_node_conn_confirm(struct tryst_conn *c)
 {
 	tryst_node *n = c->node;
 	if (c->confirmed || c->state != TC_OPEN)
@@ -1038,8 +920,8 @@ static void on_data(tryst_node *n, uint8_t *pkt, size_t len, const struct sockad
 		if (p && p->opened)
 			relay_release(n, was, c);
 	}
-	conn_confirm(c);
-	mark_dirty(c);
+	trst_node_conn_confirm(c);
+	trst_node_mark_dirty(c);
 }
 
 /* One datagram, from the socket or out of a relay circuit (then `from`
@@ -1168,7 +1050,7 @@ void trst_node_relay_closed(tryst_node *n, uint64_t circuit, int err)
 		         tryst_strerror(err));
 		conn_closed(c, err);
 		trst_conn_close(c->core, 0, "relay closed", mono_us());
-		mark_dirty(c);
+		trst_node_mark_dirty(c);
 	}
 }
 
@@ -1409,7 +1291,7 @@ TRYST_EXPORT void tryst_conn_close(tryst_conn *c, uint64_t code, const char *rea
 	}
 	if (c->state == TC_OPEN && c->core) {
 		trst_conn_close(c->core, code, reason, mono_us());
-		mark_dirty(c);
+		trst_node_mark_dirty(c);
 	}
 }
 
@@ -1460,378 +1342,13 @@ TRYST_EXPORT int tryst_conn_send_datagram(tryst_conn *c, const uint8_t *data, si
 		return TRYST_ERR_CLOSED;
 	int rc = trst_conn_send_datagram(c->core, data, len);
 	if (rc == 0)
-		mark_dirty(c);
+		trst_node_mark_dirty(c);
 	return rc;
 }
 
 TRYST_EXPORT size_t tryst_conn_datagram_max(const tryst_conn *c)
 {
 	return c->core ? trst_conn_datagram_max(c->core) : 0;
-}
-
-/* ---- streams ---- */
-
-static void stream_pull(struct tryst_stream *st);
-
-static void ours_read_cb(struct bufferevent *bev, void *arg)
-{
-	(void)bev;
-	stream_pull(arg);
-}
-
-static void ours_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct tryst_stream *st = arg;
-	(void)bev;
-	if (what & BEV_EVENT_EOF) { /* the application finished writing */
-		st->app_fin = 1;
-		stream_pull(st);
-	}
-}
-
-/* The application drained bytes from its end: flow-control credit. */
-static void theirs_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
-{
-	struct tryst_stream *st = arg;
-	(void)buf;
-	if (info->n_deleted && st->cs) {
-		trst_conn_stream_consumed(st->cs, info->n_deleted);
-		mark_dirty(st->conn);
-	}
-}
-
-/* Move what the application wrote into the stream's send buffer, as far
- * as it has room; finish the stream once everything is in.
- *
- * Backpressure without copies: `ours` reads only while it holds less than
- * STREAM_PULL_LIMIT bytes (ours_input_cb stops it as soon as a hand-over
- * crosses the mark), so the bytes wait in the application's output, where
- * its write watermark sees them.  Each hand-over of the pair then moves
- * whole evbuffer chains.  (A read high-watermark on `ours` would bound the
- * same thing, but the pair then splits chains at the mark and copies every
- * byte once more.) */
-static void stream_pull(struct tryst_stream *st)
-{
-	if (!st->cs)
-		return;
-	struct evbuffer *in = bufferevent_get_input(st->ours);
-	int moved = 0;
-	for (int round = 0; round < 2; round++) {
-		while (evbuffer_get_length(in)) {
-			size_t room = trst_conn_stream_room(st->cs);
-			if (!room)
-				break;
-			struct evbuffer_iovec v;
-			if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-				break;
-			size_t n = v.iov_len < room ? v.iov_len : room;
-			long k = trst_conn_stream_write(st->cs, v.iov_base, n);
-			if (k <= 0)
-				break;
-			evbuffer_drain(in, (size_t)k);
-			moved = 1;
-		}
-		if (evbuffer_get_length(in) >= STREAM_PULL_LIMIT ||
-		    (bufferevent_get_enabled(st->ours) & EV_READ))
-			break;
-		/* Enabling hands over what the application wrote meanwhile
-		 * at once: take it in the same call. */
-		bufferevent_enable(st->ours, EV_READ);
-		if (!st->cs)
-			return;
-	}
-	if (st->app_fin && !evbuffer_get_length(in)) {
-		trst_conn_stream_finish(st->cs);
-		moved = 1;
-	}
-	if (moved)
-		mark_dirty(st->conn);
-	/* A zero-copy writer waits for room: deferred, so that it finds the
-	 * room of every ACK of this batch of datagrams, not one packet's. */
-	if (st->want_room && st->cs && !st->app_fin && !evbuffer_get_length(in) &&
-	    trst_conn_stream_room(st->cs)) {
-		st->want_room = 0;
-		bufferevent_trigger(st->theirs, EV_WRITE,
-		                    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
-	}
-}
-
-/* A hand-over from the application crossed the mark: stop reading until
- * stream_pull has taken most of it. */
-static void ours_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
-{
-	struct tryst_stream *st = arg;
-	if (info->n_added && evbuffer_get_length(buf) >= STREAM_PULL_LIMIT)
-		bufferevent_disable(st->ours, EV_READ);
-}
-
-static struct tryst_stream *stream_wrap(struct tryst_conn *c, struct trst_cstream *cs)
-{
-	struct tryst_stream *st = trst_calloc(1, sizeof *st);
-	struct bufferevent *pair[2];
-	if (!st)
-		return NULL;
-	if (bufferevent_pair_new(c->node->base, BEV_OPT_DEFER_CALLBACKS, pair) < 0) {
-		trst_free(st);
-		return NULL;
-	}
-	st->conn = c;
-	st->cs = cs;
-	st->ours = pair[0];
-	st->theirs = pair[1];
-	trst_cstream_set_user(cs, st);
-	bufferevent_setcb(st->ours, ours_read_cb, NULL, ours_event_cb, st);
-	bufferevent_enable(st->ours, EV_READ | EV_WRITE);
-	evbuffer_add_cb(bufferevent_get_input(st->ours), ours_input_cb, st);
-	bufferevent_enable(st->theirs, EV_READ | EV_WRITE);
-	evbuffer_add_cb(bufferevent_get_input(st->theirs), theirs_input_cb, st);
-	st->next = c->streams;
-	if (c->streams)
-		c->streams->prev = st;
-	c->streams = st;
-	return st;
-}
-
-static void stream_fail(struct tryst_stream *st, int err, uint64_t code)
-{
-	if (st->err)
-		return;
-	/* A stream that ended cleanly both ways is not failed by the
-	 * connection closing afterwards. */
-	if (err != TRYST_ERR_STREAM_RESET && st->peer_fin && st->fin_acked_told)
-		return;
-	st->err = err;
-	st->code = code;
-	bufferevent_trigger_event(st->theirs, BEV_EVENT_ERROR | BEV_EVENT_READING,
-	                          BEV_TRIG_DEFER_CALLBACKS);
-}
-
-/* The connection is over (err 0: closed cleanly by either side).  Streams
- * whose peer side had ended are not failed by a clean close: the peer
- * closing cleanly says it is done with them. */
-static void stream_detach_all(struct tryst_conn *c, int err)
-{
-	for (struct tryst_stream *st = c->streams; st; st = st->next) {
-		if (st->cs) {
-			trst_cstream_set_user(st->cs, NULL);
-			st->cs = NULL;
-		}
-		if (!err && st->peer_fin)
-			continue;
-		stream_fail(st, err ? err : TRYST_ERR_CLOSED, 0);
-	}
-}
-
-static void core_stream_opened(void *ud, struct trst_cstream *cs)
-{
-	struct tryst_conn *c = ud;
-	struct tryst_stream *st;
-	conn_confirm(c);
-	tryst_stream_fn on_stream = c->hooks ? c->hooks->on_stream : c->node->cfg.on_stream;
-	if (!on_stream || c->user_released || !(st = stream_wrap(c, cs))) {
-		trst_conn_stream_reset(cs, 0);
-		trst_conn_stream_release(cs);
-		return;
-	}
-	on_stream(c, st, c->user_data);
-}
-
-static void core_stream_data(void *ud, struct trst_cstream *cs, const uint8_t *d, size_t len)
-{
-	struct tryst_stream *st = trst_cstream_user(cs);
-	(void)ud;
-	if (!st) {
-		trst_conn_stream_consumed(cs, len);
-		return;
-	}
-	/* Into our end's output: the pair moves it to the application's
-	 * input; credit comes back as the application drains it. */
-	if (trst_rxpool_add(st->conn->node->rxpool, bufferevent_get_output(st->ours), d, len) < 0)
-		stream_fail(st, TRYST_ERR_NOMEM, 0);
-}
-
-static void core_stream_fin(void *ud, struct trst_cstream *cs)
-{
-	struct tryst_stream *st = trst_cstream_user(cs);
-	(void)ud;
-	if (st) {
-		st->peer_fin = 1;
-		bufferevent_flush(st->ours, EV_WRITE, BEV_FINISHED);
-	}
-}
-
-static void core_stream_reset(void *ud, struct trst_cstream *cs, uint64_t code)
-{
-	struct tryst_stream *st = trst_cstream_user(cs);
-	(void)ud;
-	if (st)
-		stream_fail(st, TRYST_ERR_STREAM_RESET, code);
-}
-
-static void core_stream_stop(void *ud, struct trst_cstream *cs, uint64_t code)
-{
-	struct tryst_stream *st = trst_cstream_user(cs);
-	(void)ud;
-	if (st)
-		stream_fail(st, TRYST_ERR_STREAM_RESET, code);
-}
-
-static void core_stream_writable(void *ud, struct trst_cstream *cs)
-{
-	struct tryst_stream *st = trst_cstream_user(cs);
-	(void)ud;
-	if (st)
-		stream_pull(st);
-}
-
-/* Our FIN and everything before it is acknowledged: the application
- * hears BEV_EVENT_EOF | BEV_EVENT_WRITING (see tryst.h). */
-static void core_stream_sent(void *ud, struct trst_cstream *cs)
-{
-	struct tryst_stream *st = trst_cstream_user(cs);
-	(void)ud;
-	if (st && !st->fin_acked_told) {
-		st->fin_acked_told = 1;
-		bufferevent_trigger_event(st->theirs, BEV_EVENT_EOF | BEV_EVENT_WRITING,
-		                          BEV_TRIG_DEFER_CALLBACKS);
-	}
-}
-
-static void core_stream_closed(void *ud, struct trst_cstream *cs)
-{
-	struct tryst_stream *st = trst_cstream_user(cs);
-	(void)ud;
-	if (st)
-		st->cs = NULL;
-}
-
-TRYST_EXPORT int tryst_stream_open(tryst_conn *c, tryst_stream **out)
-{
-	struct trst_cstream *cs;
-	struct tryst_stream *st;
-	int rc;
-
-	if (!c || !out)
-		return TRYST_ERR_INVALID;
-	if (c->state != TC_OPEN || !c->core)
-		return TRYST_ERR_CLOSED;
-	if ((rc = trst_conn_stream_open(c->core, &cs)) < 0) {
-		if (rc == TRYST_ERR_STREAM_LIMIT)
-			mark_dirty(c); /* tell the peer we are blocked */
-		return rc;
-	}
-	if (!(st = stream_wrap(c, cs))) {
-		trst_conn_stream_release(cs);
-		return TRYST_ERR_NOMEM;
-	}
-	*out = st;
-	return 0;
-}
-
-TRYST_EXPORT struct bufferevent *tryst_stream_bufferevent(tryst_stream *st)
-{
-	return st->theirs;
-}
-
-TRYST_EXPORT uint64_t tryst_stream_id(const tryst_stream *st)
-{
-	return st->cs ? trst_cstream_id(st->cs) : UINT64_MAX;
-}
-
-TRYST_EXPORT tryst_conn *tryst_stream_conn(const tryst_stream *st)
-{
-	return st->conn;
-}
-
-TRYST_EXPORT int tryst_stream_shutdown(tryst_stream *st)
-{
-	if (!st)
-		return TRYST_ERR_INVALID;
-	bufferevent_flush(st->theirs, EV_WRITE, BEV_FINISHED);
-	st->app_fin = 1;
-	stream_pull(st);
-	return 0;
-}
-
-TRYST_EXPORT void *tryst_stream_reserve(tryst_stream *st, size_t *len)
-{
-	size_t want;
-	uint8_t *p;
-
-	if (!st || !len)
-		return NULL;
-	want = *len;
-	*len = 0;
-	st->reserved = 0;
-	if (!st->cs || st->app_fin || st->err)
-		return NULL;
-	/* What went through the bufferevent goes first: nothing until it is
-	 * in the send buffer (stream_pull wakes us then). */
-	if (evbuffer_get_length(bufferevent_get_output(st->theirs)) ||
-	    evbuffer_get_length(bufferevent_get_input(st->ours))) {
-		st->want_room = 1;
-		return NULL;
-	}
-	if (!(p = trst_conn_stream_reserve(st->cs, want, len))) {
-		st->want_room = trst_conn_stream_room(st->cs) == 0;
-		return NULL;
-	}
-	st->reserved = *len;
-	return p;
-}
-
-TRYST_EXPORT int tryst_stream_commit(tryst_stream *st, size_t n)
-{
-	if (!st || n > st->reserved || (n && !st->cs))
-		return TRYST_ERR_INVALID;
-	st->reserved = 0;
-	if (!n)
-		return 0;
-	trst_conn_stream_commit(st->cs, n);
-	mark_dirty(st->conn);
-	return 0;
-}
-
-TRYST_EXPORT int tryst_stream_reset(tryst_stream *st, uint64_t code)
-{
-	if (!st)
-		return TRYST_ERR_INVALID;
-	if (st->cs) {
-		trst_conn_stream_reset(st->cs, code);
-		trst_conn_stream_stop(st->cs, code);
-		mark_dirty(st->conn);
-	}
-	return 0;
-}
-
-TRYST_EXPORT int tryst_stream_error(const tryst_stream *st, uint64_t *code)
-{
-	if (code)
-		*code = st->code;
-	return st->err;
-}
-
-TRYST_EXPORT void tryst_stream_free(tryst_stream *st)
-{
-	if (!st)
-		return;
-	struct tryst_conn *c = st->conn;
-	if (st->cs) {
-		stream_pull(st);
-		trst_cstream_set_user(st->cs, NULL);
-		trst_conn_stream_release(st->cs);
-		mark_dirty(c);
-	}
-	if (st->prev)
-		st->prev->next = st->next;
-	else
-		c->streams = st->next;
-	if (st->next)
-		st->next->prev = st->prev;
-	evbuffer_remove_cb(bufferevent_get_input(st->theirs), theirs_input_cb, st);
-	bufferevent_free(st->theirs);
-	bufferevent_free(st->ours);
-	trst_free(st);
 }
 
 /* Debugging aid (tests): dump every connection of a node. */
