@@ -42,6 +42,8 @@ struct tryst_server {
 	struct srv_sess *sessions;
 	uint8_t key[TRYST_KEY_SIZE];
 	uint8_t dgram[65536 + TRST_RDV_RELAY_HEAD];
+	uint8_t *rx; /* the relay datagram being handled (relay_cb) */
+	size_t rx_len;
 	struct {
 		tryst_server_command_fn fn;
 		void *user_data;
@@ -88,6 +90,14 @@ static void core_send_datagram(void *ud, const struct sockaddr *to, socklen_t to
                                size_t payload_len)
 {
 	tryst_server *s = ud;
+	/* The core forwards what relay_cb handed it, with a new head of the
+	 * same size: write the head over the old one and send the datagram
+	 * where it lies, with no copy of the payload. */
+	if (s->rx && payload == s->rx + head_len && head_len + payload_len <= s->rx_len) {
+		memcpy(s->rx, head, head_len);
+		trst_node_send_raw(s->node, to, tolen, s->rx, head_len + payload_len);
+		return;
+	}
 	if (head_len + payload_len > sizeof s->dgram)
 		return;
 	memcpy(s->dgram, head, head_len);
@@ -248,7 +258,10 @@ static void relay_cb(void *ud, uint8_t *buf, size_t len, const struct sockaddr *
                      socklen_t fromlen)
 {
 	tryst_server *s = ud;
+	s->rx = buf; /* ours during the call: core_send_datagram may reuse it */
+	s->rx_len = len;
 	trst_rdv_server_datagram(s->core, from, fromlen, buf, len, tryst_now_us());
+	s->rx = NULL;
 }
 
 /* KEY_QUERY (doc/PROTOCOL.md, "Server key query"): anyone may ask a public
