@@ -433,9 +433,7 @@ static void handle_response(struct srv *s, const struct trst_rdv_msg *m)
 			                        &rec) == 0 &&
 			    memcmp(rec.key, tryst_conn_peer_key(p.dial), TRYST_KEY_SIZE) == 0) {
 				struct sockaddr_storage a[TRYST_RECORD_MAX_CANDIDATES];
-				for (uint8_t k = 0; k < rec.n_candidates; k++)
-					a[k] = rec.candidates[k].addr;
-				trst_node_dial_add(p.dial, a, rec.n_candidates);
+				trst_node_dial_add(p.dial, a, trst_record_addrs(&rec, a));
 			}
 		}
 		break;
@@ -465,8 +463,7 @@ static void handle_punch(struct srv *s, const struct trst_rdv_msg *m)
 	a[n++] = m->addr; /* what the server sees: the NAT's mapping */
 	if (m->record_len && tryst_record_decode(m->record, m->record_len, m->key, 0,
 	                                         tryst_now_us(), &rec) == 0)
-		for (uint8_t k = 0; k < rec.n_candidates; k++)
-			a[n++] = rec.candidates[k].addr;
+		n += trst_record_addrs(&rec, a + n);
 	/* Dialing that key: these are where to send initiations. */
 	for (struct dial *d = cl->dials; d; d = d->next)
 		if (memcmp(d->key, m->key, TRYST_KEY_SIZE) == 0) {

@@ -244,10 +244,7 @@ static void refresh_cb(evutil_socket_t fd, short what, void *arg)
 static void dial_record(struct dial_job *j, const tryst_record *rec)
 {
 	struct sockaddr_storage addrs[TRYST_RECORD_MAX_CANDIDATES];
-	size_t n = 0;
-	for (uint8_t i = 0; i < rec->n_candidates; i++)
-		addrs[n++] = rec->candidates[i].addr;
-	size_t added = trst_node_dial_add(j->conn, addrs, n);
+	size_t added = trst_node_dial_add(j->conn, addrs, trst_record_addrs(rec, addrs));
 	TRST_LOG(TRYST_LOG_DEBUG, "disco: record seq %llu gave %zu new candidates",
 	         (unsigned long long)rec->seq, added);
 }
@@ -537,9 +534,7 @@ static void punch_start(struct trst_disco *d, const uint8_t key[TRYST_KEY_SIZE],
 static void knock_cb(void *ud, const tryst_record *dialer, const uint8_t token[16])
 {
 	struct sockaddr_storage a[TRYST_RECORD_MAX_CANDIDATES];
-	for (uint8_t i = 0; i < dialer->n_candidates; i++)
-		a[i] = dialer->candidates[i].addr;
-	punch_start(ud, dialer->key, a, dialer->n_candidates, token);
+	punch_start(ud, dialer->key, a, trst_record_addrs(dialer, a), token);
 }
 
 static void client_punch_cb(void *ud, const uint8_t key[TRYST_KEY_SIZE],

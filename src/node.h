@@ -84,6 +84,15 @@ void trst_node_relay_drop_owner(tryst_node *n, void *owner, int err);
 void trst_node_relay_input(tryst_node *n, uint8_t *buf, size_t len, const struct sockaddr *from,
                            socklen_t fromlen);
 
+/* A record's candidate addresses into `out` (room for
+ * TRYST_RECORD_MAX_CANDIDATES): where to dial or punch.  Returns how many. */
+static inline size_t trst_record_addrs(const tryst_record *r, struct sockaddr_storage *out)
+{
+	for (uint8_t i = 0; i < r->n_candidates; i++)
+		out[i] = r->candidates[i].addr;
+	return r->n_candidates;
+}
+
 /* 1 if a connection with `key` is open (or opening). */
 int trst_node_connected_to(const tryst_node *n, const uint8_t key[TRYST_KEY_SIZE]);
 
